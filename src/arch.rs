@@ -1,0 +1,458 @@
+//! The PaddleClas ResNet family as data: the twelve architectures, the seed document's released
+//! model names, and the layer graph, FLOPs and parameter counts derived from them.
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stem {
+    /// One 7x7/2 conv, 3 -> 64 ("vb").
+    Plain,
+    /// Three 3x3 convs 3 -> 32 (/2) -> 32 -> 64 ("vc"/"vd").
+    Deep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shortcut {
+    /// Projection: a 1x1 conv carrying the block's stride.
+    Strided,
+    /// vd: a 2x2/2 average pool (ceil mode, padding excluded) then a stride-1 1x1 conv.
+    AvgPool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// Two 3x3 convs (ResNet18/34).
+    Basic,
+    /// 1x1 -> 3x3 -> 1x1 with 4x expansion (ResNet50+); the stride sits on the 3x3.
+    Bottleneck,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arch {
+    pub name: &'static str,
+    pub block: Block,
+    pub stage_depths: [usize; 4],
+    pub stem: Stem,
+    pub shortcut: Shortcut,
+}
+
+const fn arch(
+    name: &'static str,
+    block: Block,
+    stage_depths: [usize; 4],
+    stem: Stem,
+    shortcut: Shortcut,
+) -> Arch {
+    Arch {
+        name,
+        block,
+        stage_depths,
+        stem,
+        shortcut,
+    }
+}
+
+use Block::{Basic, Bottleneck};
+use Shortcut::{AvgPool, Strided};
+use Stem::{Deep, Plain};
+
+/// Every architecture the engine runs.
+pub const ARCHS: &[Arch] = &[
+    arch("ResNet18", Basic, [2, 2, 2, 2], Plain, Strided),
+    arch("ResNet34", Basic, [3, 4, 6, 3], Plain, Strided),
+    arch("ResNet50", Bottleneck, [3, 4, 6, 3], Plain, Strided),
+    arch("ResNet101", Bottleneck, [3, 4, 23, 3], Plain, Strided),
+    arch("ResNet152", Bottleneck, [3, 8, 36, 3], Plain, Strided),
+    arch("ResNet50_vc", Bottleneck, [3, 4, 6, 3], Deep, Strided),
+    arch("ResNet18_vd", Basic, [2, 2, 2, 2], Deep, AvgPool),
+    arch("ResNet34_vd", Basic, [3, 4, 6, 3], Deep, AvgPool),
+    arch("ResNet50_vd", Bottleneck, [3, 4, 6, 3], Deep, AvgPool),
+    arch("ResNet101_vd", Bottleneck, [3, 4, 23, 3], Deep, AvgPool),
+    arch("ResNet152_vd", Bottleneck, [3, 8, 36, 3], Deep, AvgPool),
+    arch("ResNet200_vd", Bottleneck, [3, 12, 48, 3], Deep, AvgPool),
+];
+
+/// A row of the seed document's model table: a released name, the architecture it shares, its
+/// input size and the FLOPs (G) / params (M) the document publishes.
+#[derive(Clone, Copy, Debug)]
+pub struct Release {
+    pub name: &'static str,
+    pub arch: &'static str,
+    pub crop: u32,
+    pub resize_short: u32,
+    pub seed_flops_g: f64,
+    pub seed_params_m: f64,
+}
+
+const fn release(name: &'static str, arch: &'static str, crop: u32, flops: f64, params: f64) -> Release {
+    Release {
+        name,
+        arch,
+        crop,
+        resize_short: if crop == 224 { 256 } else { crop },
+        seed_flops_g: flops,
+        seed_params_m: params,
+    }
+}
+
+/// The seed's table (`ResNet_and_vd.md`, section 1.2), in its order.
+pub const RELEASES: &[Release] = &[
+    release("ResNet18", "ResNet18", 224, 3.660, 11.690),
+    release("ResNet18_vd", "ResNet18_vd", 224, 4.140, 11.710),
+    release("ResNet34", "ResNet34", 224, 7.360, 21.800),
+    release("ResNet34_vd", "ResNet34_vd", 224, 7.390, 21.820),
+    release("ResNet34_vd_ssld", "ResNet34_vd", 224, 7.390, 21.820),
+    release("ResNet50", "ResNet50", 224, 8.190, 25.560),
+    release("ResNet50_vc", "ResNet50_vc", 224, 8.670, 25.580),
+    release("ResNet50_vd", "ResNet50_vd", 224, 8.670, 25.580),
+    release("ResNet50_vd_v2", "ResNet50_vd", 224, 8.670, 25.580),
+    release("ResNet101", "ResNet101", 224, 15.520, 44.550),
+    release("ResNet101_vd", "ResNet101_vd", 224, 16.100, 44.570),
+    release("ResNet152", "ResNet152", 224, 23.050, 60.190),
+    release("ResNet152_vd", "ResNet152_vd", 224, 23.530, 60.210),
+    release("ResNet200_vd", "ResNet200_vd", 224, 30.530, 74.740),
+    release("ResNet50_vd_ssld", "ResNet50_vd", 224, 8.670, 25.580),
+    release("ResNet50_vd_ssld_v2", "ResNet50_vd", 224, 8.670, 25.580),
+    release("Fix_ResNet50_vd_ssld_v2", "ResNet50_vd", 320, 17.696, 25.580),
+    release("ResNet101_vd_ssld", "ResNet101_vd", 224, 16.100, 44.570),
+];
+
+/// A model name resolved to its architecture and default input size.
+#[derive(Clone, Debug)]
+pub struct ModelSpec {
+    pub name: String,
+    pub arch: Arch,
+    pub crop: u32,
+    pub resize_short: u32,
+    pub release: Option<Release>,
+}
+
+pub fn find_arch(name: &str) -> Option<Arch> {
+    ARCHS.iter().copied().find(|a| a.name.eq_ignore_ascii_case(name))
+}
+
+/// Every name `resolve` accepts without guessing: the seed's releases.
+pub fn model_names() -> Vec<&'static str> {
+    RELEASES.iter().map(|r| r.name).collect()
+}
+
+/// Resolve a model name: a seed release, a bare architecture, or an architecture with the
+/// release suffixes that keep its shape (`_ssld`, `_v2`, `_ssld_v2`, a `Fix_` prefix = 320x320).
+pub fn resolve(name: &str) -> Result<ModelSpec> {
+    if let Some(r) = RELEASES.iter().find(|r| r.name.eq_ignore_ascii_case(name)) {
+        let arch = find_arch(r.arch).expect("every release names a known architecture");
+        return Ok(ModelSpec {
+            name: r.name.to_string(),
+            arch,
+            crop: r.crop,
+            resize_short: r.resize_short,
+            release: Some(*r),
+        });
+    }
+    let (base, crop) = match name.strip_prefix("Fix_") {
+        Some(rest) => (rest, 320),
+        None => (name, 224),
+    };
+    let mut base = base;
+    for suffix in ["_ssld_v2", "_ssld", "_v2"] {
+        if let Some(stripped) = base.strip_suffix(suffix) {
+            base = stripped;
+            break;
+        }
+    }
+    match find_arch(base) {
+        Some(arch) => Ok(ModelSpec {
+            name: name.to_string(),
+            arch,
+            crop,
+            resize_short: if crop == 224 { 256 } else { crop },
+            release: None,
+        }),
+        None => Err(Error::UnknownModel {
+            name: name.to_string(),
+            valid: model_names().join(", "),
+        }),
+    }
+}
+
+/// Which conv of the network a layer is: what the weight-name schemes key on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvRole {
+    /// The i-th stem conv (0 for the plain 7x7 stem).
+    Stem(usize),
+    /// The `conv`-th conv of a block's main branch.
+    Branch { block: usize, stage: usize, index: usize, conv: usize },
+    /// A block's projection shortcut.
+    Short { block: usize, stage: usize, index: usize },
+}
+
+/// One conv+BN layer: its shape and place. Padding is (kernel - 1) / 2 everywhere in ResNet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvLayer {
+    /// PaddleClas's structured name without the `.conv.weight` tail, e.g. `blocks.3.conv1`.
+    pub name: String,
+    pub role: ConvRole,
+    pub cin: usize,
+    pub cout: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    /// The vd shortcut: the conv reads a 2x2/2 average of its input (ceil mode).
+    pub avg_pool_input: bool,
+}
+
+impl ConvLayer {
+    pub fn pad(&self) -> usize {
+        (self.kernel - 1) / 2
+    }
+
+    /// Output size along one axis for an input of `size` (the pooled size for the vd shortcut).
+    pub fn out_size(&self, size: usize) -> usize {
+        if self.avg_pool_input {
+            size.div_ceil(2)
+        } else {
+            (size + 2 * self.pad() - self.kernel) / self.stride + 1
+        }
+    }
+
+    pub fn params(&self) -> u64 {
+        // weights + BN scale and shift
+        (self.cout * self.cin * self.kernel * self.kernel + 2 * self.cout) as u64
+    }
+}
+
+/// How the first block of stage 1 forms its shortcut when its shape does not change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage1Shortcut {
+    /// PaddleClas: every stage's first block has a projection, stage 1 of ResNet18/34 included.
+    Projection,
+    /// torchvision/timm: identity where channels and size are unchanged.
+    IdentityWhenSameShape,
+}
+
+pub type TensorId = usize;
+
+/// A tensor of the graph, per image (the batch is the plan's), channels-last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorShape {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
+impl TensorShape {
+    pub fn elements(&self) -> usize {
+        self.h * self.w * self.c
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// conv (+ folded BN) [+ residual] [+ ReLU]
+    Conv {
+        conv: usize,
+        input: TensorId,
+        residual: Option<TensorId>,
+        relu: bool,
+        output: TensorId,
+    },
+    /// 3x3 / 2 max pool, padding 1.
+    MaxPool { input: TensorId, output: TensorId },
+    /// Global average pool, then the FC layer.
+    Head { input: TensorId, output: TensorId },
+}
+
+/// A network for one input size: the conv layers (weights index), and the ops in run order.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub arch: Arch,
+    pub convs: Vec<ConvLayer>,
+    pub ops: Vec<Op>,
+    pub tensors: Vec<TensorShape>,
+    pub input: TensorId,
+    pub output: TensorId,
+    pub features: usize,
+    pub classes: usize,
+}
+
+pub const STAGE_FILTERS: [usize; 4] = [64, 128, 256, 512];
+
+impl Arch {
+    pub fn expansion(&self) -> usize {
+        match self.block {
+            Block::Basic => 1,
+            Block::Bottleneck => 4,
+        }
+    }
+
+    /// Channels entering the head.
+    pub fn features(&self) -> usize {
+        512 * self.expansion()
+    }
+
+    /// The conv layers in run order (independent of input size).
+    pub fn conv_layers(&self, stage1: Stage1Shortcut) -> Vec<ConvLayer> {
+        self.graph(64, 64, 1, stage1).convs
+    }
+
+    /// Build the layer graph for an `h` x `w` input and `classes` outputs.
+    pub fn graph(&self, h: usize, w: usize, classes: usize, stage1: Stage1Shortcut) -> Graph {
+        let mut g = GraphBuilder {
+            convs: Vec::new(),
+            ops: Vec::new(),
+            tensors: vec![TensorShape { h, w, c: 3 }],
+        };
+        let mut x: TensorId = 0;
+        let stem: &[(usize, usize, usize, usize)] = match self.stem {
+            Stem::Plain => &[(3, 64, 7, 2)],
+            Stem::Deep => &[(3, 32, 3, 2), (32, 32, 3, 1), (32, 64, 3, 1)],
+        };
+        for (i, &(cin, cout, kernel, stride)) in stem.iter().enumerate() {
+            let layer = ConvLayer {
+                name: format!("stem.{i}"),
+                role: ConvRole::Stem(i),
+                cin,
+                cout,
+                kernel,
+                stride,
+                avg_pool_input: false,
+            };
+            x = g.conv(layer, x, None, true);
+        }
+        let s = g.tensors[x];
+        let pooled = (s.h + 2 - 3) / 2 + 1;
+        let pooled_w = (s.w + 2 - 3) / 2 + 1;
+        let y = g.tensor(pooled, pooled_w, s.c);
+        g.ops.push(Op::MaxPool { input: x, output: y });
+        x = y;
+
+        let mut block = 0;
+        let e = self.expansion();
+        for (stage, &depth) in self.stage_depths.iter().enumerate() {
+            let filters = STAGE_FILTERS[stage];
+            for index in 0..depth {
+                let stride = if index == 0 && stage != 0 { 2 } else { 1 };
+                let cin = g.tensors[x].c;
+                let cout = filters * e;
+                let branch = |conv, cin, cout, kernel, stride| ConvLayer {
+                    name: format!("blocks.{block}.conv{conv}"),
+                    role: ConvRole::Branch { block, stage, index, conv },
+                    cin,
+                    cout,
+                    kernel,
+                    stride,
+                    avg_pool_input: false,
+                };
+                let main: Vec<ConvLayer> = match self.block {
+                    Block::Basic => vec![branch(0, cin, filters, 3, stride), branch(1, filters, filters, 3, 1)],
+                    Block::Bottleneck => vec![
+                        branch(0, cin, filters, 1, 1),
+                        branch(1, filters, filters, 3, stride),
+                        branch(2, filters, cout, 1, 1),
+                    ],
+                };
+                let needs_projection = index == 0
+                    && (stage1 == Stage1Shortcut::Projection || cin != cout || stride != 1);
+                let mut y = x;
+                let last = main.len() - 1;
+                let mut main = main.into_iter();
+                for layer in main.by_ref().take(last) {
+                    y = g.conv(layer, y, None, true);
+                }
+                let shortcut = if needs_projection {
+                    let avg = self.shortcut == Shortcut::AvgPool && stride == 2;
+                    let layer = ConvLayer {
+                        name: format!("blocks.{block}.short"),
+                        role: ConvRole::Short { block, stage, index },
+                        cin,
+                        cout,
+                        kernel: 1,
+                        stride: if avg { 1 } else { stride },
+                        avg_pool_input: avg,
+                    };
+                    g.conv(layer, x, None, false)
+                } else {
+                    x
+                };
+                let final_layer = main.next().expect("a block has at least two convs");
+                x = g.conv(final_layer, y, Some(shortcut), true);
+                block += 1;
+            }
+        }
+        let features = g.tensors[x].c;
+        let out = g.tensor(1, 1, classes);
+        g.ops.push(Op::Head { input: x, output: out });
+        Graph {
+            arch: *self,
+            convs: g.convs,
+            ops: g.ops,
+            tensors: g.tensors,
+            input: 0,
+            output: out,
+            features,
+            classes,
+        }
+    }
+
+    /// Parameters as PaddlePaddle counts them: conv weights, BN scale/shift, FC weight and bias
+    /// (BN running statistics excluded).
+    pub fn params(&self, classes: usize) -> u64 {
+        let convs: u64 = self.conv_layers(Stage1Shortcut::Projection).iter().map(ConvLayer::params).sum();
+        convs + (self.features() * classes + classes) as u64
+    }
+
+    /// FLOPs = 2 x multiply-accumulates of every conv and the FC, for an `size` x `size` input.
+    pub fn flops(&self, size: usize, classes: usize) -> u64 {
+        self.graph(size, size, classes, Stage1Shortcut::Projection).flops_per_image()
+    }
+}
+
+struct GraphBuilder {
+    convs: Vec<ConvLayer>,
+    ops: Vec<Op>,
+    tensors: Vec<TensorShape>,
+}
+
+impl GraphBuilder {
+    fn tensor(&mut self, h: usize, w: usize, c: usize) -> TensorId {
+        self.tensors.push(TensorShape { h, w, c });
+        self.tensors.len() - 1
+    }
+
+    fn conv(&mut self, layer: ConvLayer, input: TensorId, residual: Option<TensorId>, relu: bool) -> TensorId {
+        let s = self.tensors[input];
+        let output = self.tensor(layer.out_size(s.h), layer.out_size(s.w), layer.cout);
+        self.convs.push(layer);
+        self.ops.push(Op::Conv {
+            conv: self.convs.len() - 1,
+            input,
+            residual,
+            relu,
+            output,
+        });
+        output
+    }
+}
+
+impl Graph {
+    /// Multiply-accumulates of one op, per image (0 for pooling).
+    pub fn op_macs(&self, op: &Op) -> u64 {
+        match *op {
+            Op::Conv { conv, output, .. } => {
+                let l = &self.convs[conv];
+                let o = self.tensors[output];
+                (o.h * o.w * l.cout * l.cin * l.kernel * l.kernel) as u64
+            }
+            Op::MaxPool { .. } => 0,
+            Op::Head { .. } => (self.features * self.classes) as u64,
+        }
+    }
+
+    pub fn flops_per_image(&self) -> u64 {
+        2 * self.ops.iter().map(|op| self.op_macs(op)).sum::<u64>()
+    }
+
+    /// The smallest input side the network accepts (every layer keeps at least one pixel).
+    pub fn valid_input(h: usize, w: usize) -> bool {
+        h >= 1 && w >= 1 && h <= 8192 && w <= 8192
+    }
+}

@@ -1,0 +1,236 @@
+//! The command line: `models`, `adapters`, `infer`, `bench`, `peak`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::arch::{self, RELEASES};
+use crate::bench;
+use crate::error::{Error, Result};
+use crate::gpu::{describe_adapter, list_adapters, BackendChoice, ContextOptions, GpuContext};
+use crate::model::{choose_storage, F16Mode, Model, Precision};
+use crate::npy;
+use crate::weights;
+
+#[derive(Parser, Debug)]
+#[command(name = "gpu-resnet", version, about = "PaddleClas ResNets on any GPU wgpu reaches")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List every model name with its architecture, input size, FLOPs and params.
+    Models {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// List the adapters wgpu finds, with the features that matter here.
+    Adapters {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+    },
+    /// Run a model on an already-normalised NCHW float32 .npy batch and write the logits.
+    Infer(InferArgs),
+    /// The seed's latency tables on this adapter (synthetic weights, no download).
+    Bench(bench::BenchArgs),
+    /// Measure the adapter's FMA throughput and memory bandwidth.
+    Peak(bench::PeakArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// Where and how to run: shared by the commands that run a model.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Adapter index in `gpu-resnet adapters` order for the chosen backend.
+    #[arg(long)]
+    pub adapter: Option<usize>,
+}
+
+impl DeviceArgs {
+    pub fn context(&self) -> Result<GpuContext> {
+        GpuContext::new(ContextOptions {
+            backend: self.backend,
+            adapter: self.adapter,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct InferArgs {
+    /// Model name (see `gpu-resnet models`).
+    #[arg(long)]
+    pub model: String,
+    /// A .pdparams or .safetensors file; omitted: deterministic synthetic weights.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// float32 NCHW .npy, already normalised; batch and size come from its shape.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the float32 logits [N, classes] as .npy.
+    #[arg(long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    #[arg(long, value_enum, default_value_t = F16Mode::Auto)]
+    pub f16_mode: F16Mode,
+    /// Classes of the synthetic head (only without --weights).
+    #[arg(long, default_value_t = 1000)]
+    pub classes: usize,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Models { format } => models(format),
+        Command::Adapters { backend } => adapters(backend),
+        Command::Infer(args) => infer(args),
+        Command::Bench(args) => bench::bench(args),
+        Command::Peak(args) => bench::peak(args),
+    }
+}
+
+/// One row of `gpu-resnet models`.
+#[derive(serde::Serialize)]
+struct ModelRow {
+    name: String,
+    arch: String,
+    input_size: u32,
+    flops: u64,
+    params: u64,
+    flops_g: f64,
+    params_m: f64,
+    seed_flops_g: f64,
+    seed_params_m: f64,
+}
+
+fn models(format: ListFormat) -> Result<()> {
+    let rows: Vec<ModelRow> = RELEASES
+        .iter()
+        .map(|r| {
+            let arch = arch::find_arch(r.arch).expect("releases name known architectures");
+            let flops = arch.flops(r.crop as usize, 1000);
+            let params = arch.params(1000);
+            ModelRow {
+                name: r.name.into(),
+                arch: arch.name.into(),
+                input_size: r.crop,
+                flops,
+                params,
+                flops_g: flops as f64 / 1e9,
+                params_m: params as f64 / 1e6,
+                seed_flops_g: r.seed_flops_g,
+                seed_params_m: r.seed_params_m,
+            }
+        })
+        .collect();
+    match format {
+        ListFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&rows).expect("plain data serialises"));
+        }
+        ListFormat::Table => {
+            println!(
+                "| Model | Arch | Input | FLOPs (G) | seed FLOPs (G) | Params (M) | seed Params (M) | note |"
+            );
+            println!("|---|---|---|---|---|---|---|---|");
+            for r in &rows {
+                // The seed rounds to 2-3 decimals: more than 0.01 apart is a real difference.
+                let mut notes = Vec::new();
+                if (r.flops_g - r.seed_flops_g).abs() > 0.011 {
+                    notes.push(format!("FLOPs differ by {:+.3} G", r.seed_flops_g - r.flops_g));
+                }
+                if (r.params_m - r.seed_params_m).abs() > 0.011 {
+                    notes.push(format!("params differ by {:+.3} M", r.seed_params_m - r.params_m));
+                }
+                println!(
+                    "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                    r.name,
+                    r.arch,
+                    r.input_size,
+                    r.flops_g,
+                    r.seed_flops_g,
+                    r.params_m,
+                    r.seed_params_m,
+                    if notes.is_empty() { "ok".to_string() } else { format!("**{}**", notes.join("; ")) }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn adapters(backend: BackendChoice) -> Result<()> {
+    let list = list_adapters(backend);
+    if list.is_empty() {
+        return Err(Error::NoAdapter {
+            detail: format!(" for backend {backend:?}"),
+        });
+    }
+    for (i, a) in list.iter().enumerate() {
+        let info = a.get_info();
+        let f = a.features();
+        let has = |x: wgpu::Features| if f.contains(x) { "yes" } else { "no" };
+        let fp16 = if f.contains(wgpu::Features::SHADER_F16) { "native" } else { "packed" };
+        println!("[{i}] {}", describe_adapter(&info));
+        println!(
+            "    fp16 path: {fp16}; SHADER_F16: {}; SUBGROUP: {}; TIMESTAMP_QUERY: {}; inside passes: {}",
+            has(wgpu::Features::SHADER_F16),
+            has(wgpu::Features::SUBGROUP),
+            has(wgpu::Features::TIMESTAMP_QUERY),
+            has(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+        );
+        let l = a.limits();
+        println!(
+            "    max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB, storage buffers/stage {}",
+            l.max_storage_buffer_binding_size >> 20,
+            l.max_buffer_size >> 20,
+            l.max_compute_workgroup_storage_size >> 10,
+            l.max_storage_buffers_per_shader_stage
+        );
+    }
+    Ok(())
+}
+
+fn infer(args: InferArgs) -> Result<()> {
+    let spec = arch::resolve(&args.model)?;
+    let input = npy::read_npy_f32(&args.input)?;
+    if input.shape.len() != 4 || input.shape[1] != 3 || input.shape[0] == 0 {
+        return Err(Error::Input(format!(
+            "{}: expected a float32 NCHW batch of shape [N, 3, H, W], found {:?}",
+            args.input.display(),
+            input.shape
+        )));
+    }
+    let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3]);
+    let weights = match &args.weights {
+        Some(path) => weights::load_weights(path, &spec.arch)?,
+        None => weights::synthetic_weights(&spec.arch, args.classes, 0),
+    };
+    let ctx = args.device.context()?;
+    let storage = choose_storage(&ctx, args.precision, args.f16_mode)?;
+    let model = Model::new(&ctx, &weights, storage)?;
+    let plan = model.plan(n, h, w)?;
+    let start = std::time::Instant::now();
+    let logits = plan.run(&input.data)?;
+    let elapsed = start.elapsed();
+    npy::write_npy_f32(&args.output, &[n, model.classes], &logits)?;
+    eprintln!(
+        "{} ({}) on {}: batch {n} of {h}x{w} in {:.1} ms, {:.2} GFLOP -> {}",
+        spec.name,
+        storage.name(),
+        ctx.describe(),
+        elapsed.as_secs_f64() * 1e3,
+        plan.flops() as f64 / 1e9,
+        args.output.display()
+    );
+    Ok(())
+}

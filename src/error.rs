@@ -1,0 +1,67 @@
+//! One error type for the whole engine. Every variant names the file, tensor, shape or limit
+//! involved, so a user can act on the message without a backtrace.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not of the format we expected (foreign, truncated, damaged).
+    #[error("{path}: not a valid {format} file: {reason}")]
+    Format {
+        path: PathBuf,
+        format: &'static str,
+        reason: String,
+    },
+    /// A tensor is missing, unexpected, misshapen or holds values we cannot use.
+    #[error("{source_name}: tensor `{tensor}`: {reason}")]
+    Tensor {
+        source_name: String,
+        tensor: String,
+        reason: String,
+    },
+    #[error("unknown model `{name}`; valid names: {valid}")]
+    UnknownModel { name: String, valid: String },
+    /// An input tensor or argument of the wrong shape, dtype or value.
+    #[error("{0}")]
+    Input(String),
+    #[error("no GPU adapter found{detail}. Install a Vulkan driver (on Debian/Ubuntu without a GPU: `apt-get install mesa-vulkan-drivers` for lavapipe) or an OpenGL/EGL driver")]
+    NoAdapter { detail: String },
+    /// The adapter or device lacks something the requested plan needs.
+    #[error("the adapter `{adapter}` lacks {what}")]
+    Unsupported { adapter: String, what: String },
+    /// A plan would exceed one of the device's limits.
+    #[error("device limit `{limit}` exceeded: {what} needs {needed}, the device allows {allowed}")]
+    Limit {
+        limit: &'static str,
+        what: String,
+        needed: u64,
+        allowed: u64,
+    },
+    /// wgpu reported a validation, out-of-memory or device-lost error for a call of ours.
+    #[error("GPU error during {during}: {message}")]
+    Gpu { during: String, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn tensor(source_name: impl Into<String>, tensor: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Tensor {
+            source_name: source_name.into(),
+            tensor: tensor.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The device the engine runs on: one we create (adapter choice, features, limits) or one a host
+//! application (a renderer) already owns and lends us.
+
+use crate::error::{Error, Result};
+
+/// Which wgpu backends to consider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    #[default]
+    Auto,
+    Vulkan,
+    Gl,
+    Metal,
+    Dx12,
+}
+
+impl BackendChoice {
+    pub fn backends(self) -> wgpu::Backends {
+        match self {
+            BackendChoice::Auto => wgpu::Backends::all(),
+            BackendChoice::Vulkan => wgpu::Backends::VULKAN,
+            BackendChoice::Gl => wgpu::Backends::GL,
+            BackendChoice::Metal => wgpu::Backends::METAL,
+            BackendChoice::Dx12 => wgpu::Backends::DX12,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContextOptions {
+    pub backend: BackendChoice,
+    /// Index into the list `enumerate_adapters` gives for `backend`; None = wgpu's preference.
+    pub adapter: Option<usize>,
+}
+
+/// Features the engine uses when present; none is required.
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::TIMESTAMP_QUERY)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+    .union(wgpu::Features::SUBGROUP);
+
+/// A device and queue plus what we know of the adapter behind them.
+#[derive(Clone, Debug)]
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub features: wgpu::Features,
+    pub limits: wgpu::Limits,
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        flags: wgpu::InstanceFlags::empty(),
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    })
+}
+
+/// Every adapter wgpu finds for `backend`, in a stable order (the order `--adapter N` indexes).
+pub fn list_adapters(backend: BackendChoice) -> Vec<wgpu::Adapter> {
+    let inst = instance(backend.backends());
+    pollster::block_on(inst.enumerate_adapters(backend.backends()))
+}
+
+impl GpuContext {
+    /// Create our own device on the chosen adapter, with the adapter's full limits and the
+    /// optional features it has.
+    pub fn new(opts: ContextOptions) -> Result<Self> {
+        let backends = opts.backend.backends();
+        let adapter = match opts.adapter {
+            Some(index) => {
+                let mut adapters = list_adapters(opts.backend);
+                let count = adapters.len();
+                if index >= count {
+                    return Err(if count == 0 {
+                        Error::NoAdapter {
+                            detail: format!(" for backend {:?}", opts.backend),
+                        }
+                    } else {
+                        Error::Input(format!(
+                            "--adapter {index}: only {count} adapter(s) found for backend {:?} (see `gpu-resnet adapters`)",
+                            opts.backend
+                        ))
+                    });
+                }
+                adapters.swap_remove(index)
+            }
+            None => {
+                let inst = instance(backends);
+                pollster::block_on(inst.request_adapter(&wgpu::RequestAdapterOptions {
+                    power_preference: wgpu::PowerPreference::HighPerformance,
+                    ..Default::default()
+                }))
+                .map_err(|e| Error::NoAdapter {
+                    detail: format!(" for backend {:?} ({e})", opts.backend),
+                })?
+            }
+        };
+        let info = adapter.get_info();
+        let features = adapter.features() & OPTIONAL_FEATURES;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("gpu-resnet"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::Gpu {
+            during: format!("device creation on `{}`", info.name),
+            message: e.to_string(),
+        })?;
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            features,
+            limits,
+        })
+    }
+
+    /// Run on a device someone else owns (a renderer's): we use exactly the features and limits
+    /// it was created with and never install an error handler on it.
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
+        let features = device.features();
+        let limits = device.limits();
+        GpuContext {
+            device,
+            queue,
+            info,
+            features,
+            limits,
+        }
+    }
+
+    pub fn has(&self, feature: wgpu::Features) -> bool {
+        self.features.contains(feature)
+    }
+
+    /// A one-line description: name, backend, driver.
+    pub fn describe(&self) -> String {
+        describe_adapter(&self.info)
+    }
+
+    /// Run `f` inside validation and out-of-memory error scopes; a captured error becomes
+    /// `Error::Gpu` naming `during`.
+    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        let v_err = pollster::block_on(validation.pop());
+        let o_err = pollster::block_on(oom.pop());
+        if let Some(e) = v_err.or(o_err) {
+            return Err(Error::Gpu {
+                during: during.to_string(),
+                message: e.to_string(),
+            });
+        }
+        value
+    }
+
+    /// Block until the queue is idle.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Gpu {
+                during: "waiting for the GPU".into(),
+                message: e.to_string(),
+            })
+    }
+}
+
+pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
+    let driver = if info.driver.is_empty() {
+        String::new()
+    } else {
+        format!(", driver {} {}", info.driver, info.driver_info)
+    };
+    format!("{} ({:?}, {:?}{})", info.name, info.backend, info.device_type, driver)
+}

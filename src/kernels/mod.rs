@@ -1,0 +1,212 @@
+//! Host side of the WGSL kernels: one file per kernel family, paired with `shaders/<family>.wgsl`.
+//! Every family is specialised two ways: a short generated prelude that fixes the storage type
+//! (f32, native f16, or f16 pairs packed in u32) and register-tile sizes, and WGSL `override`
+//! constants for shapes and flags. Never a copied kernel.
+
+pub mod conv;
+pub mod head;
+pub mod pool;
+pub mod preprocess;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How activations and weights are stored and computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Storage {
+    /// f32 storage, f32 arithmetic.
+    F32,
+    /// f16 storage and arithmetic (`enable f16;`, needs SHADER_F16).
+    F16Native,
+    /// f16 storage as pairs packed in u32, f32 arithmetic: runs on every adapter.
+    F16Packed,
+}
+
+impl Storage {
+    /// Bytes of one group of 4 channels.
+    pub fn bytes_per_4(self) -> u64 {
+        match self {
+            Storage::F32 => 16,
+            Storage::F16Native | Storage::F16Packed => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::F32 => "fp32",
+            Storage::F16Native => "fp16-native",
+            Storage::F16Packed => "fp16-packed",
+        }
+    }
+
+    /// The WGSL prelude that defines `S4` (4 stored channels), `CT` (compute scalar),
+    /// `ld(S4) -> vec4<CT>` and `st(vec4<CT>) -> S4`.
+    pub fn prelude(self) -> &'static str {
+        match self {
+            Storage::F32 => {
+                "alias CT = f32;\nalias S4 = vec4<f32>;\n\
+                 fn ld(v: S4) -> vec4<CT> { return v; }\n\
+                 fn st(v: vec4<CT>) -> S4 { return v; }\n"
+            }
+            Storage::F16Native => {
+                "enable f16;\nalias CT = f16;\nalias S4 = vec4<f16>;\n\
+                 fn ld(v: S4) -> vec4<CT> { return v; }\n\
+                 fn st(v: vec4<CT>) -> S4 { return v; }\n"
+            }
+            Storage::F16Packed => {
+                "alias CT = f32;\nalias S4 = vec2<u32>;\n\
+                 fn ld(v: S4) -> vec4<CT> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }\n\
+                 fn st(v: vec4<CT>) -> S4 { return vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw)); }\n"
+            }
+        }
+    }
+
+    /// Host values in this storage's byte layout (both f16 modes share one layout: packed
+    /// pairs put the first half in the low 16 bits, as an f16 array does).
+    pub fn encode(self, values: &[f32]) -> Vec<u8> {
+        match self {
+            Storage::F32 => bytemuck::cast_slice(values).to_vec(),
+            Storage::F16Native | Storage::F16Packed => {
+                let halves: Vec<half::f16> = values.iter().map(|&v| half::f16::from_f32(v)).collect();
+                bytemuck::cast_slice(&halves).to_vec()
+            }
+        }
+    }
+}
+
+/// A kernel source with its prelude and the `override` values of one specialisation.
+#[derive(Clone, Debug)]
+pub struct Specialization {
+    pub family: &'static str,
+    pub entry: &'static str,
+    pub source: String,
+    pub constants: Vec<(&'static str, f64)>,
+    /// Read-only storage buffers after the uniform at binding 0; one read-write buffer follows.
+    pub read_buffers: u32,
+}
+
+impl Specialization {
+    pub fn new(family: &'static str, entry: &'static str, prelude: &str, body: &str, read_buffers: u32) -> Self {
+        Specialization {
+            family,
+            entry,
+            source: format!("{prelude}\n{body}"),
+            constants: Vec::new(),
+            read_buffers,
+        }
+    }
+
+    pub fn with(mut self, name: &'static str, value: f64) -> Self {
+        self.constants.push((name, value));
+        self
+    }
+
+    fn key(&self) -> String {
+        format!("{}:{}:{:?}:{}", self.family, self.entry, self.constants, self.source)
+    }
+}
+
+/// The bind group layout every kernel uses: a uniform at 0, `reads` read-only storage buffers,
+/// then one read-write storage buffer.
+pub fn bind_group_layout(device: &wgpu::Device, reads: u32) -> wgpu::BindGroupLayout {
+    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let mut entries = vec![wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }];
+    entries.extend((1..=reads).map(|b| storage(b, true)));
+    entries.push(storage(reads + 1, false));
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("gpu-resnet kernel layout"),
+        entries: &entries,
+    })
+}
+
+/// A compiled pipeline and the layout its bind groups must use.
+pub struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// Pipelines and shader modules made once per device and shared by every plan on it.
+#[derive(Default)]
+pub struct PipelineCache {
+    modules: Mutex<HashMap<String, wgpu::ShaderModule>>,
+    kernels: Mutex<HashMap<String, Arc<Kernel>>>,
+}
+
+impl PipelineCache {
+    pub fn get(&self, device: &wgpu::Device, spec: &Specialization) -> Arc<Kernel> {
+        let key = spec.key();
+        let mut kernels = self.kernels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = kernels.get(&key) {
+            return k.clone();
+        }
+        let module = {
+            let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+            modules
+                .entry(spec.source.clone())
+                .or_insert_with(|| {
+                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(spec.family),
+                        source: wgpu::ShaderSource::Wgsl(spec.source.as_str().into()),
+                    })
+                })
+                .clone()
+        };
+        let layout = bind_group_layout(device, spec.read_buffers);
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(spec.family),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(spec.family),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(spec.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &spec.constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        let kernel = Arc::new(Kernel { pipeline, layout });
+        kernels.insert(key, kernel.clone());
+        kernel
+    }
+
+    pub fn len(&self) -> usize {
+        self.kernels.lock().map(|k| k.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A workgroup grid covering `groups` workgroups within the 65535-per-dimension limit; kernels
+/// linearise it as `wid.y * num_workgroups.x + wid.x` and drop the overshoot.
+pub fn grid(groups: u32, max_per_dim: u32) -> (u32, u32, u32) {
+    let max = max_per_dim.max(1);
+    if groups <= max {
+        return (groups.max(1), 1, 1);
+    }
+    let y = groups.div_ceil(max);
+    (groups.div_ceil(y), y, 1)
+}

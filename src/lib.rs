@@ -1,0 +1,26 @@
+//! gpu-resnet: the PaddleClas ResNet family on wgpu compute shaders.
+//!
+//! Data flows: weights file -> [`weights`] (read, check names and shapes, fold BN) ->
+//! [`model::Model`] (uploaded once) -> [`plan::Plan`] (compiled once per batch and input size)
+//! -> `Plan::run` (one pass, one submit, one read-back) -> logits.
+
+pub mod arch;
+pub mod bench;
+pub mod cli;
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod model;
+pub mod npy;
+pub mod plan;
+pub mod reference;
+pub mod seed;
+pub mod tensor;
+pub mod weights;
+
+pub use arch::{resolve, Arch, ModelSpec};
+pub use error::{Error, Result};
+pub use gpu::{BackendChoice, ContextOptions, GpuContext};
+pub use kernels::Storage;
+pub use model::{choose_storage, F16Mode, Model, Precision};
+pub use plan::Plan;

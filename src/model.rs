@@ -1,0 +1,154 @@
+//! A network resident on the GPU: folded weights uploaded once in the chosen storage type,
+//! and the pipeline cache that every plan of it (batch 1, 4, 8, ...) shares.
+
+use std::sync::Arc;
+
+use wgpu::util::DeviceExt;
+
+use crate::arch::{Arch, Stage1Shortcut};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::kernels::{self, PipelineCache, Storage};
+use crate::weights::{fold::fold_bn, ModelWeights};
+
+/// Numeric precision a user asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+}
+
+/// How FP16 runs: `Auto` takes native f16 where the adapter has SHADER_F16.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum F16Mode {
+    #[default]
+    Auto,
+    Native,
+    Packed,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "fp32",
+            Precision::F16 => "fp16",
+        }
+    }
+}
+
+/// The storage the kernels use for a precision on this device.
+pub fn choose_storage(ctx: &GpuContext, precision: Precision, mode: F16Mode) -> Result<Storage> {
+    let native = ctx.has(wgpu::Features::SHADER_F16);
+    Ok(match (precision, mode) {
+        (Precision::F32, _) => Storage::F32,
+        (Precision::F16, F16Mode::Packed) => Storage::F16Packed,
+        (Precision::F16, F16Mode::Native) if !native => {
+            return Err(Error::Unsupported {
+                adapter: ctx.describe(),
+                what: "the SHADER_F16 feature that --f16-mode native needs (use --f16-mode packed or auto)".into(),
+            })
+        }
+        (Precision::F16, F16Mode::Native) => Storage::F16Native,
+        (Precision::F16, F16Mode::Auto) => {
+            if native {
+                Storage::F16Native
+            } else {
+                Storage::F16Packed
+            }
+        }
+    })
+}
+
+pub struct Model {
+    pub ctx: GpuContext,
+    pub arch: Arch,
+    pub stage1: Stage1Shortcut,
+    pub classes: usize,
+    pub storage: Storage,
+    /// One buffer per conv layer, in the order conv.wgsl reads (weights then bias).
+    pub(crate) conv_weights: Vec<wgpu::Buffer>,
+    /// FC weights then bias, in the order head.wgsl reads.
+    pub(crate) head_weights: wgpu::Buffer,
+    pub weight_bytes: u64,
+    pub(crate) pipelines: Arc<PipelineCache>,
+    pub source: String,
+}
+
+/// Reject values f16 cannot hold rather than silently storing infinities.
+fn check_f16_range(values: &[f32], tensor: &str, source: &str) -> Result<()> {
+    let over = values.iter().filter(|v| v.abs() > 65504.0).count();
+    if over > 0 {
+        return Err(Error::tensor(
+            source,
+            tensor,
+            format!("{over} value(s) outside f16's range (|x| > 65504) after BatchNorm folding; use --precision fp32"),
+        ));
+    }
+    Ok(())
+}
+
+impl Model {
+    /// Fold, lay out and upload `weights` once.
+    pub fn new(ctx: &GpuContext, weights: &ModelWeights, storage: Storage) -> Result<Model> {
+        if storage == Storage::F16Native && !ctx.has(wgpu::Features::SHADER_F16) {
+            return Err(Error::Unsupported {
+                adapter: ctx.describe(),
+                what: "the SHADER_F16 feature (native f16 storage)".into(),
+            });
+        }
+        let layers = weights.arch.conv_layers(weights.stage1);
+        let max_binding = ctx.limits.max_storage_buffer_binding_size as u64;
+        let upload = |label: &str, values: &[f32]| -> Result<wgpu::Buffer> {
+            if storage != Storage::F32 {
+                check_f16_range(values, label, &weights.source)?;
+            }
+            let bytes = storage.encode(values);
+            if bytes.len() as u64 > max_binding {
+                return Err(Error::Limit {
+                    limit: "max_storage_buffer_binding_size",
+                    what: format!("weights of `{label}`"),
+                    needed: bytes.len() as u64,
+                    allowed: max_binding,
+                });
+            }
+            Ok(ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: &bytes,
+                usage: wgpu::BufferUsages::STORAGE,
+            }))
+        };
+        ctx.scoped("weight upload", || {
+            let mut weight_bytes = 0;
+            let mut conv_weights = Vec::with_capacity(layers.len());
+            for (layer, conv) in layers.iter().zip(&weights.convs) {
+                let (w, b) = fold_bn(conv);
+                let laid = kernels::conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
+                let buffer = upload(&layer.name, &laid)?;
+                weight_bytes += buffer.size();
+                conv_weights.push(buffer);
+            }
+            let features = weights.arch.features();
+            let laid = kernels::head::layout(&weights.fc_weight, &weights.fc_bias, features, weights.classes);
+            let head_weights = upload("fc", &laid)?;
+            weight_bytes += head_weights.size();
+            Ok(Model {
+                ctx: ctx.clone(),
+                arch: weights.arch,
+                stage1: weights.stage1,
+                classes: weights.classes,
+                storage,
+                conv_weights,
+                head_weights,
+                weight_bytes,
+                pipelines: Arc::new(PipelineCache::default()),
+                source: weights.source.clone(),
+            })
+        })
+    }
+
+    /// Compile a plan for `batch` images of `h` x `w`.
+    pub fn plan(&self, batch: usize, h: usize, w: usize) -> Result<crate::plan::Plan> {
+        crate::plan::Plan::compile(self, batch, h, w)
+    }
+}

@@ -1,0 +1,548 @@
+//! A static dispatch plan: a layer graph compiled once, for one batch size and input size, into
+//! pipelines, bind groups, an activation arena and workgroup counts. Running it uploads the
+//! input, records one compute pass, submits once and reads back once; nothing else is created.
+
+use crate::arch::{Graph, Op, TensorId};
+use crate::error::{Error, Result};
+use crate::gpu::{readback::read_mapped, GpuContext};
+use crate::kernels::{self, conv, head, pool, preprocess, Kernel};
+use crate::model::Model;
+
+/// One recorded dispatch.
+pub struct Dispatch {
+    pub label: String,
+    /// Kernel family: "preprocess", "conv", "pool", "head".
+    pub family: &'static str,
+    /// What it computes, e.g. `3x3/2 64->128 56x56`.
+    pub shape: String,
+    pub flops: u64,
+    kernel: std::sync::Arc<Kernel>,
+    bind_group: wgpu::BindGroup,
+    groups: (u32, u32, u32),
+}
+
+/// Timings of one run, when the adapter has timestamp queries.
+#[derive(Clone, Debug, Default)]
+pub struct RunTiming {
+    /// GPU time of the whole pass, in ms.
+    pub gpu_ms: Option<f64>,
+    /// GPU time per dispatch, in ms (profiling plans on adapters with in-pass timestamps).
+    pub dispatch_ms: Option<Vec<f64>>,
+}
+
+struct Timestamps {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    count: u32,
+    per_dispatch: bool,
+    period_ns: f64,
+}
+
+pub struct Plan {
+    ctx: GpuContext,
+    pub batch: usize,
+    pub height: usize,
+    pub width: usize,
+    pub classes: usize,
+    pub graph: Graph,
+    pub dispatches: Vec<Dispatch>,
+    input: wgpu::Buffer,
+    logits: wgpu::Buffer,
+    logits_readback: wgpu::Buffer,
+    timestamps: Option<Timestamps>,
+    /// Bytes of the activation arena (all slots).
+    pub activation_bytes: u64,
+    /// Bytes of the weights this plan reads (shared with the model's other plans).
+    pub weight_bytes: u64,
+    /// Number of activation buffers the arena needed.
+    pub activation_slots: usize,
+}
+
+/// Assign each tensor a slot so that a slot is reused once its tensor's last reader has run.
+/// Returns the slot of every tensor and each slot's size in bytes.
+fn assign_slots(graph: &Graph, bytes_of: impl Fn(TensorId) -> u64) -> (Vec<usize>, Vec<u64>) {
+    let mut last_use = vec![0usize; graph.tensors.len()];
+    for (i, op) in graph.ops.iter().enumerate() {
+        let reads: Vec<TensorId> = match *op {
+            Op::Conv { input, residual, .. } => std::iter::once(input).chain(residual).collect(),
+            Op::MaxPool { input, .. } | Op::Head { input, .. } => vec![input],
+        };
+        for r in reads {
+            last_use[r] = last_use[r].max(i + 1);
+        }
+    }
+    let mut slot_of = vec![usize::MAX; graph.tensors.len()];
+    let mut slot_size: Vec<u64> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    let mut live: Vec<TensorId> = Vec::new();
+    // The input (op index 0 = the layout conversion) is born first.
+    let place = |t: TensorId, free: &mut Vec<usize>, slot_size: &mut Vec<u64>| {
+        let need = bytes_of(t);
+        // Best fit among free slots, else the largest free one grown, else a new slot.
+        let pick = free
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| slot_size[s] >= need)
+            .min_by_key(|(_, &s)| slot_size[s])
+            .or_else(|| free.iter().enumerate().max_by_key(|(_, &s)| slot_size[s]))
+            .map(|(i, _)| i);
+        let slot = match pick {
+            Some(i) => free.swap_remove(i),
+            None => {
+                slot_size.push(0);
+                slot_size.len() - 1
+            }
+        };
+        slot_size[slot] = slot_size[slot].max(need);
+        slot
+    };
+    slot_of[graph.input] = place(graph.input, &mut free, &mut slot_size);
+    live.push(graph.input);
+    for (i, op) in graph.ops.iter().enumerate() {
+        let output = match *op {
+            Op::Conv { output, .. } | Op::MaxPool { output, .. } => output,
+            Op::Head { .. } => continue, // logits have their own buffer
+        };
+        // Tensors whose last reader ran before this op are free; this op's inputs are not.
+        live.retain(|&t| {
+            if last_use[t] <= i {
+                free.push(slot_of[t]);
+                false
+            } else {
+                true
+            }
+        });
+        slot_of[output] = place(output, &mut free, &mut slot_size);
+        live.push(output);
+    }
+    (slot_of, slot_size)
+}
+
+fn storage_buffer_entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: buffer.as_entire_binding(),
+    }
+}
+
+impl Plan {
+    pub fn compile(model: &Model, batch: usize, h: usize, w: usize) -> Result<Plan> {
+        Self::compile_with(model, batch, h, w, false)
+    }
+
+    /// `profile`: time every dispatch (needs TIMESTAMP_QUERY_INSIDE_PASSES; else whole-pass only).
+    pub fn compile_with(model: &Model, batch: usize, h: usize, w: usize, profile: bool) -> Result<Plan> {
+        let ctx = &model.ctx;
+        if batch == 0 {
+            return Err(Error::Input("batch size must be at least 1".into()));
+        }
+        if !Graph::valid_input(h, w) {
+            return Err(Error::Input(format!("input size {h}x{w} is outside 1..=8192")));
+        }
+        let graph = model.arch.graph(h, w, model.classes, model.stage1);
+        let storage = model.storage;
+        let limits = &ctx.limits;
+        let max_binding = limits.max_storage_buffer_binding_size as u64;
+        let tensor_bytes = |t: TensorId| {
+            let s = graph.tensors[t];
+            (batch * s.h * s.w * s.c.div_ceil(4)) as u64 * storage.bytes_per_4()
+        };
+        for (t, s) in graph.tensors.iter().enumerate() {
+            if t != graph.output && tensor_bytes(t) > max_binding {
+                return Err(Error::Limit {
+                    limit: "max_storage_buffer_binding_size",
+                    what: format!("batch {batch} of a {}x{}x{} activation", s.h, s.w, s.c),
+                    needed: tensor_bytes(t),
+                    allowed: max_binding,
+                });
+            }
+        }
+        let head_wg = head::workgroup_bytes(graph.features);
+        if head_wg > limits.max_compute_workgroup_storage_size as u64 {
+            return Err(Error::Limit {
+                limit: "max_compute_workgroup_storage_size",
+                what: format!("the head's {} pooled features", graph.features),
+                needed: head_wg,
+                allowed: limits.max_compute_workgroup_storage_size as u64,
+            });
+        }
+        let max_groups = limits.max_compute_workgroups_per_dimension;
+        let align = limits.min_uniform_buffer_offset_alignment.max(16) as u64;
+
+        ctx.scoped("plan compilation", || {
+            let device = &ctx.device;
+            let (slot_of, slot_size) = assign_slots(&graph, tensor_bytes);
+            let slots: Vec<wgpu::Buffer> = slot_size
+                .iter()
+                .enumerate()
+                .map(|(i, &size)| {
+                    device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some(&format!("activation slot {i}")),
+                        size: size.max(16),
+                        usage: wgpu::BufferUsages::STORAGE,
+                        mapped_at_creation: false,
+                    })
+                })
+                .collect();
+            let input_bytes = (batch * 3 * h * w * 4) as u64;
+            if input_bytes > max_binding {
+                return Err(Error::Limit {
+                    limit: "max_storage_buffer_binding_size",
+                    what: format!("the input batch {batch}x3x{h}x{w}"),
+                    needed: input_bytes,
+                    allowed: max_binding,
+                });
+            }
+            let input = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("input nchw"),
+                size: input_bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let logits_bytes = (batch * model.classes * 4) as u64;
+            let logits = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("logits"),
+                size: logits_bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let logits_readback = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("logits read-back"),
+                size: logits_bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let no_residual = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("no residual"),
+                size: 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            });
+
+            // Every dispatch's uniform lives in one buffer, at aligned offsets.
+            let mut uniform_bytes: Vec<u8> = Vec::new();
+            let mut push_uniform = |data: &[u8]| -> u64 {
+                let offset = uniform_bytes.len() as u64;
+                uniform_bytes.extend_from_slice(data);
+                uniform_bytes.resize(offset.next_multiple_of(align) as usize + align as usize, 0);
+                uniform_bytes.truncate((offset + align) as usize);
+                offset
+            };
+            struct Pending {
+                label: String,
+                family: &'static str,
+                shape: String,
+                flops: u64,
+                kernel: std::sync::Arc<Kernel>,
+                uniform_offset: u64,
+                uniform_size: u64,
+                buffers: Vec<wgpu::Buffer>,
+                groups: (u32, u32, u32),
+            }
+            let mut pending: Vec<Pending> = Vec::new();
+            let groups_for = |n: u32| -> Result<(u32, u32, u32)> {
+                let g = kernels::grid(n, max_groups);
+                if g.1 > max_groups {
+                    return Err(Error::Limit {
+                        limit: "max_compute_workgroups_per_dimension",
+                        what: format!("a dispatch of {n} workgroups"),
+                        needed: n as u64,
+                        allowed: (max_groups as u64) * (max_groups as u64),
+                    });
+                }
+                Ok(g)
+            };
+
+            // 1. NCHW input -> channels-last.
+            let pixels = (batch * h * w) as u32;
+            let params = preprocess::LayoutParams { h: h as u32, w: w as u32, total: pixels, _pad: 0 };
+            pending.push(Pending {
+                label: "input layout".into(),
+                family: "preprocess",
+                shape: format!("{batch}x3x{h}x{w} -> nhwc4"),
+                flops: 0,
+                kernel: model.pipelines.get(device, &preprocess::from_nchw(storage)),
+                uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
+                uniform_size: std::mem::size_of_val(&params) as u64,
+                buffers: vec![input.clone(), slots[slot_of[graph.input]].clone()],
+                groups: groups_for(pixels.div_ceil(preprocess::WORKGROUP))?,
+            });
+
+            for op in &graph.ops {
+                match *op {
+                    Op::Conv { conv: ci, input: src, residual, relu, output } => {
+                        let layer = &graph.convs[ci];
+                        let (si, so) = (graph.tensors[src], graph.tensors[output]);
+                        let variant = conv::ConvVariant::of(layer, residual.is_some(), relu);
+                        let m_total = (batch * so.h * so.w) as u32;
+                        let out_c4 = conv::c4(layer.cout) as u32;
+                        let params = conv::ConvParams {
+                            in_h: si.h as u32,
+                            in_w: si.w as u32,
+                            in_c4: conv::c4(layer.cin) as u32,
+                            out_h: so.h as u32,
+                            out_w: so.w as u32,
+                            out_c4,
+                            m_total,
+                            bias_offset: conv::bias_offset4(layer.cout, layer.cin, layer.kernel),
+                        };
+                        let res_buf = residual.map(|r| slots[slot_of[r]].clone()).unwrap_or_else(|| no_residual.clone());
+                        pending.push(Pending {
+                            label: layer.name.clone(),
+                            family: "conv",
+                            shape: format!(
+                                "{k}x{k}/{s}{pool} {}->{} {}x{}{res}",
+                                layer.cin,
+                                layer.cout,
+                                so.h,
+                                so.w,
+                                k = layer.kernel,
+                                s = layer.stride,
+                                pool = if layer.avg_pool_input { " avgpool2" } else { "" },
+                                res = if residual.is_some() { " +res" } else { "" },
+                            ),
+                            flops: 2 * batch as u64 * graph.op_macs(op),
+                            kernel: model.pipelines.get(device, &variant.specialization(storage)),
+                            uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
+                            uniform_size: std::mem::size_of_val(&params) as u64,
+                            buffers: vec![
+                                slots[slot_of[src]].clone(),
+                                model.conv_weights[ci].clone(),
+                                res_buf,
+                                slots[slot_of[output]].clone(),
+                            ],
+                            groups: groups_for(variant.workgroups(m_total, out_c4))?,
+                        });
+                    }
+                    Op::MaxPool { input: src, output } => {
+                        let (si, so) = (graph.tensors[src], graph.tensors[output]);
+                        let c4 = si.c.div_ceil(4) as u32;
+                        let total = (batch * so.h * so.w) as u32 * c4;
+                        let params = pool::PoolParams {
+                            in_h: si.h as u32,
+                            in_w: si.w as u32,
+                            c4,
+                            out_h: so.h as u32,
+                            out_w: so.w as u32,
+                            total,
+                            _pad: [0; 2],
+                        };
+                        pending.push(Pending {
+                            label: "max_pool".into(),
+                            family: "pool",
+                            shape: format!("3x3/2 {} {}x{}", si.c, so.h, so.w),
+                            flops: 0,
+                            kernel: model.pipelines.get(device, &pool::max_pool_3x3s2(storage)),
+                            uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
+                            uniform_size: std::mem::size_of_val(&params) as u64,
+                            buffers: vec![slots[slot_of[src]].clone(), slots[slot_of[output]].clone()],
+                            groups: groups_for(total.div_ceil(pool::WORKGROUP))?,
+                        });
+                    }
+                    Op::Head { input: src, .. } => {
+                        let si = graph.tensors[src];
+                        let classes4 = model.classes.div_ceil(4) as u32;
+                        let params = head::HeadParams {
+                            hw: (si.h * si.w) as u32,
+                            c4: si.c.div_ceil(4) as u32,
+                            classes4,
+                            classes: model.classes as u32,
+                            bias_offset: head::bias_offset4(graph.features, model.classes),
+                            _pad: [0; 3],
+                        };
+                        let x_groups = classes4.div_ceil(head::WORKGROUP);
+                        if batch as u32 > max_groups {
+                            return Err(Error::Limit {
+                                limit: "max_compute_workgroups_per_dimension",
+                                what: format!("the head's batch of {batch}"),
+                                needed: batch as u64,
+                                allowed: max_groups as u64,
+                            });
+                        }
+                        pending.push(Pending {
+                            label: "head".into(),
+                            family: "head",
+                            shape: format!("avgpool {}x{} + fc {}->{}", si.h, si.w, si.c, model.classes),
+                            flops: 2 * batch as u64 * graph.op_macs(op),
+                            kernel: model.pipelines.get(device, &head::specialization(storage, graph.features)),
+                            uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
+                            uniform_size: std::mem::size_of_val(&params) as u64,
+                            buffers: vec![slots[slot_of[src]].clone(), model.head_weights.clone(), logits.clone()],
+                            groups: (x_groups, batch as u32, 1),
+                        });
+                    }
+                }
+            }
+
+            let uniforms = {
+                use wgpu::util::DeviceExt;
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("dispatch parameters"),
+                    contents: &uniform_bytes,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                })
+            };
+            let dispatches: Vec<Dispatch> = pending
+                .into_iter()
+                .map(|p| {
+                    let mut entries = vec![wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &uniforms,
+                            offset: p.uniform_offset,
+                            size: std::num::NonZeroU64::new(p.uniform_size),
+                        }),
+                    }];
+                    entries.extend(p.buffers.iter().enumerate().map(|(i, b)| storage_buffer_entry(i as u32 + 1, b)));
+                    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(&p.label),
+                        layout: &p.kernel.layout,
+                        entries: &entries,
+                    });
+                    Dispatch {
+                        label: p.label,
+                        family: p.family,
+                        shape: p.shape,
+                        flops: p.flops,
+                        kernel: p.kernel,
+                        bind_group,
+                        groups: p.groups,
+                    }
+                })
+                .collect();
+
+            let timestamps = if ctx.has(wgpu::Features::TIMESTAMP_QUERY) {
+                let per_dispatch = profile && ctx.has(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+                let count = if per_dispatch { 2 * dispatches.len() as u32 } else { 2 };
+                let set = device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("plan timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count,
+                });
+                let size = count as u64 * 8;
+                let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamps"),
+                    size,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                });
+                let readback = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamps read-back"),
+                    size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                Some(Timestamps {
+                    set,
+                    resolve,
+                    readback,
+                    count,
+                    per_dispatch,
+                    period_ns: ctx.queue.get_timestamp_period() as f64,
+                })
+            } else {
+                None
+            };
+
+            Ok(Plan {
+                ctx: ctx.clone(),
+                batch,
+                height: h,
+                width: w,
+                classes: model.classes,
+                activation_bytes: slot_size.iter().sum(),
+                activation_slots: slot_size.len(),
+                weight_bytes: model.weight_bytes,
+                graph: graph.clone(),
+                dispatches,
+                input,
+                logits,
+                logits_readback,
+                timestamps,
+            })
+        })
+    }
+
+    /// Total FLOPs of one run (all images).
+    pub fn flops(&self) -> u64 {
+        self.dispatches.iter().map(|d| d.flops).sum()
+    }
+
+    pub fn has_gpu_timer(&self) -> bool {
+        self.timestamps.is_some()
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.batch * 3 * self.height * self.width
+    }
+
+    /// Run on an already-normalised NCHW f32 batch; returns logits `[batch][classes]`.
+    pub fn run(&self, input_nchw: &[f32]) -> Result<Vec<f32>> {
+        self.run_timed(input_nchw).map(|(logits, _)| logits)
+    }
+
+    /// Run and also return GPU timings where the adapter can measure them.
+    pub fn run_timed(&self, input_nchw: &[f32]) -> Result<(Vec<f32>, RunTiming)> {
+        if input_nchw.len() != self.input_len() {
+            return Err(Error::Input(format!(
+                "input has {} values; the plan expects [{}, 3, {}, {}] = {}",
+                input_nchw.len(),
+                self.batch,
+                self.height,
+                self.width,
+                self.input_len()
+            )));
+        }
+        let ctx = &self.ctx;
+        ctx.scoped("inference", || {
+            ctx.queue.write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
+            let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("inference") });
+            {
+                let ts = self.timestamps.as_ref();
+                let pass_writes = ts.filter(|t| !t.per_dispatch).map(|t| wgpu::ComputePassTimestampWrites {
+                    query_set: &t.set,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                });
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("resnet"),
+                    timestamp_writes: pass_writes,
+                });
+                let per_dispatch = ts.filter(|t| t.per_dispatch);
+                for (i, d) in self.dispatches.iter().enumerate() {
+                    if let Some(t) = per_dispatch {
+                        pass.write_timestamp(&t.set, 2 * i as u32);
+                    }
+                    pass.set_pipeline(&d.kernel.pipeline);
+                    pass.set_bind_group(0, &d.bind_group, &[]);
+                    pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
+                    if let Some(t) = per_dispatch {
+                        pass.write_timestamp(&t.set, 2 * i as u32 + 1);
+                    }
+                }
+            }
+            encoder.copy_buffer_to_buffer(&self.logits, 0, &self.logits_readback, 0, self.logits.size());
+            if let Some(t) = &self.timestamps {
+                encoder.resolve_query_set(&t.set, 0..t.count, &t.resolve, 0);
+                encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, t.resolve.size());
+            }
+            ctx.queue.submit([encoder.finish()]);
+            let bytes = read_mapped(ctx, &self.logits_readback, self.logits.size())?;
+            let logits: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+            let mut timing = RunTiming::default();
+            if let Some(t) = &self.timestamps {
+                let raw: Vec<u64> = bytemuck::pod_collect_to_vec(&read_mapped(ctx, &t.readback, t.readback.size())?);
+                let ms = |a: u64, b: u64| b.saturating_sub(a) as f64 * t.period_ns / 1e6;
+                if t.per_dispatch {
+                    let each: Vec<f64> = raw.chunks(2).map(|p| ms(p[0], p[1])).collect();
+                    timing.gpu_ms = Some(ms(raw[0], raw[raw.len() - 1]));
+                    timing.dispatch_ms = Some(each);
+                } else {
+                    timing.gpu_ms = Some(ms(raw[0], raw[1]));
+                }
+            }
+            Ok((logits, timing))
+        })
+    }
+}
