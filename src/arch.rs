@@ -84,7 +84,13 @@ pub struct Release {
     pub seed_params_m: f64,
 }
 
-const fn release(name: &'static str, arch: &'static str, crop: u32, flops: f64, params: f64) -> Release {
+const fn release(
+    name: &'static str,
+    arch: &'static str,
+    crop: u32,
+    flops: f64,
+    params: f64,
+) -> Release {
     Release {
         name,
         arch,
@@ -113,7 +119,13 @@ pub const RELEASES: &[Release] = &[
     release("ResNet200_vd", "ResNet200_vd", 224, 30.530, 74.740),
     release("ResNet50_vd_ssld", "ResNet50_vd", 224, 8.670, 25.580),
     release("ResNet50_vd_ssld_v2", "ResNet50_vd", 224, 8.670, 25.580),
-    release("Fix_ResNet50_vd_ssld_v2", "ResNet50_vd", 320, 17.696, 25.580),
+    release(
+        "Fix_ResNet50_vd_ssld_v2",
+        "ResNet50_vd",
+        320,
+        17.696,
+        25.580,
+    ),
     release("ResNet101_vd_ssld", "ResNet101_vd", 224, 16.100, 44.570),
 ];
 
@@ -128,7 +140,10 @@ pub struct ModelSpec {
 }
 
 pub fn find_arch(name: &str) -> Option<Arch> {
-    ARCHS.iter().copied().find(|a| a.name.eq_ignore_ascii_case(name))
+    ARCHS
+        .iter()
+        .copied()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 /// Every name `resolve` accepts without guessing: the seed's releases.
@@ -181,9 +196,18 @@ pub enum ConvRole {
     /// The i-th stem conv (0 for the plain 7x7 stem).
     Stem(usize),
     /// The `conv`-th conv of a block's main branch.
-    Branch { block: usize, stage: usize, index: usize, conv: usize },
+    Branch {
+        block: usize,
+        stage: usize,
+        index: usize,
+        conv: usize,
+    },
     /// A block's projection shortcut.
-    Short { block: usize, stage: usize, index: usize },
+    Short {
+        block: usize,
+        stage: usize,
+        index: usize,
+    },
 }
 
 /// One conv+BN layer: its shape and place. Padding is (kernel - 1) / 2 everywhere in ResNet.
@@ -322,7 +346,10 @@ impl Arch {
         let pooled = (s.h + 2 - 3) / 2 + 1;
         let pooled_w = (s.w + 2 - 3) / 2 + 1;
         let y = g.tensor(pooled, pooled_w, s.c);
-        g.ops.push(Op::MaxPool { input: x, output: y });
+        g.ops.push(Op::MaxPool {
+            input: x,
+            output: y,
+        });
         x = y;
 
         let mut block = 0;
@@ -335,7 +362,12 @@ impl Arch {
                 let cout = filters * e;
                 let branch = |conv, cin, cout, kernel, stride| ConvLayer {
                     name: format!("blocks.{block}.conv{conv}"),
-                    role: ConvRole::Branch { block, stage, index, conv },
+                    role: ConvRole::Branch {
+                        block,
+                        stage,
+                        index,
+                        conv,
+                    },
                     cin,
                     cout,
                     kernel,
@@ -343,7 +375,10 @@ impl Arch {
                     avg_pool_input: false,
                 };
                 let main: Vec<ConvLayer> = match self.block {
-                    Block::Basic => vec![branch(0, cin, filters, 3, stride), branch(1, filters, filters, 3, 1)],
+                    Block::Basic => vec![
+                        branch(0, cin, filters, 3, stride),
+                        branch(1, filters, filters, 3, 1),
+                    ],
                     Block::Bottleneck => vec![
                         branch(0, cin, filters, 1, 1),
                         branch(1, filters, filters, 3, stride),
@@ -362,7 +397,11 @@ impl Arch {
                     let avg = self.shortcut == Shortcut::AvgPool && stride == 2;
                     let layer = ConvLayer {
                         name: format!("blocks.{block}.short"),
-                        role: ConvRole::Short { block, stage, index },
+                        role: ConvRole::Short {
+                            block,
+                            stage,
+                            index,
+                        },
                         cin,
                         cout,
                         kernel: 1,
@@ -380,7 +419,10 @@ impl Arch {
         }
         let features = g.tensors[x].c;
         let out = g.tensor(1, 1, classes);
-        g.ops.push(Op::Head { input: x, output: out });
+        g.ops.push(Op::Head {
+            input: x,
+            output: out,
+        });
         Graph {
             arch: *self,
             convs: g.convs,
@@ -396,13 +438,18 @@ impl Arch {
     /// Parameters as PaddlePaddle counts them: conv weights, BN scale/shift, FC weight and bias
     /// (BN running statistics excluded).
     pub fn params(&self, classes: usize) -> u64 {
-        let convs: u64 = self.conv_layers(Stage1Shortcut::Projection).iter().map(ConvLayer::params).sum();
+        let convs: u64 = self
+            .conv_layers(Stage1Shortcut::Projection)
+            .iter()
+            .map(ConvLayer::params)
+            .sum();
         convs + (self.features() * classes + classes) as u64
     }
 
     /// FLOPs = 2 x multiply-accumulates of every conv and the FC, for an `size` x `size` input.
     pub fn flops(&self, size: usize, classes: usize) -> u64 {
-        self.graph(size, size, classes, Stage1Shortcut::Projection).flops_per_image()
+        self.graph(size, size, classes, Stage1Shortcut::Projection)
+            .flops_per_image()
     }
 }
 
@@ -418,7 +465,13 @@ impl GraphBuilder {
         self.tensors.len() - 1
     }
 
-    fn conv(&mut self, layer: ConvLayer, input: TensorId, residual: Option<TensorId>, relu: bool) -> TensorId {
+    fn conv(
+        &mut self,
+        layer: ConvLayer,
+        input: TensorId,
+        residual: Option<TensorId>,
+        relu: bool,
+    ) -> TensorId {
         let s = self.tensors[input];
         let output = self.tensor(layer.out_size(s.h), layer.out_size(s.w), layer.cout);
         self.convs.push(layer);

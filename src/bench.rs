@@ -138,7 +138,13 @@ pub struct Peak {
     pub bandwidth_gbs: f64,
 }
 
-fn time_dispatch(ctx: &GpuContext, spec: &Specialization, groups: u32, count: u32, bytes: u64) -> Result<f64> {
+fn time_dispatch(
+    ctx: &GpuContext,
+    spec: &Specialization,
+    groups: u32,
+    count: u32,
+    bytes: u64,
+) -> Result<f64> {
     let cache = kernels::PipelineCache::default();
     let kernel = cache.get(&ctx.device, spec);
     let make = |usage| {
@@ -157,14 +163,24 @@ fn time_dispatch(ctx: &GpuContext, spec: &Specialization, groups: u32, count: u3
         usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    ctx.queue.write_buffer(&uniform, 0, bytemuck::cast_slice(&[count, 0, 0, 0]));
+    ctx.queue
+        .write_buffer(&uniform, 0, bytemuck::cast_slice(&[count, 0, 0, 0]));
     let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("peak"),
         layout: &kernel.layout,
         entries: &[
-            wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 1, resource: src.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 2, resource: dst.as_entire_binding() },
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: uniform.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: src.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: dst.as_entire_binding(),
+            },
         ],
     });
     let grid = kernels::grid(groups, ctx.limits.max_compute_workgroups_per_dimension);
@@ -192,21 +208,41 @@ pub fn measure_peak(ctx: &GpuContext) -> Result<Peak> {
         let wg = 64u32;
         let iters = 1024u32;
         let fma = |storage: Storage| -> Result<f64> {
-            let spec = Specialization::new("peak", "fma_peak", storage.prelude(), include_str!("../shaders/peak.wgsl"), 1)
-                .with("ITERS", iters as f64)
-                .with("WG", wg as f64);
+            let spec = Specialization::new(
+                "peak",
+                "fma_peak",
+                storage.prelude(),
+                include_str!("../shaders/peak.wgsl"),
+                1,
+            )
+            .with("ITERS", iters as f64)
+            .with("WG", wg as f64);
             let threads = (groups * wg) as u64;
             let secs = time_dispatch(ctx, &spec, groups, threads as u32, threads * 16)?;
             Ok((threads * iters as u64 * 8 * 4 * 2) as f64 / secs / 1e9)
         };
         let fp32 = fma(Storage::F32)?;
-        let fp16 = if ctx.has(wgpu::Features::SHADER_F16) { Some(fma(Storage::F16Native)?) } else { None };
+        let fp16 = if ctx.has(wgpu::Features::SHADER_F16) {
+            Some(fma(Storage::F16Native)?)
+        } else {
+            None
+        };
         let count = 4u32 << 20; // 4 Mi vec4 = 64 MiB each way
         let bytes = count as u64 * 16;
-        let limit = ctx.limits.max_storage_buffer_binding_size as u64;
-        let count = if bytes > limit { (limit / 16) as u32 } else { count };
-        let spec = Specialization::new("peak", "copy", Storage::F32.prelude(), include_str!("../shaders/peak.wgsl"), 1)
-            .with("WG", wg as f64);
+        let limit = ctx.limits.max_storage_buffer_binding_size;
+        let count = if bytes > limit {
+            (limit / 16) as u32
+        } else {
+            count
+        };
+        let spec = Specialization::new(
+            "peak",
+            "copy",
+            Storage::F32.prelude(),
+            include_str!("../shaders/peak.wgsl"),
+            1,
+        )
+        .with("WG", wg as f64);
         let secs = time_dispatch(ctx, &spec, count.div_ceil(wg), count, count as u64 * 16)?;
         Ok(Peak {
             fp32_gflops: fp32,
@@ -268,8 +304,15 @@ impl Progress {
 }
 
 pub fn bench(args: BenchArgs) -> Result<()> {
-    let names = if args.models.is_empty() { default_models() } else { args.models.clone() };
-    let specs: Vec<ModelSpec> = names.iter().map(|n| arch::resolve(n)).collect::<Result<_>>()?;
+    let names = if args.models.is_empty() {
+        default_models()
+    } else {
+        args.models.clone()
+    };
+    let specs: Vec<ModelSpec> = names
+        .iter()
+        .map(|n| arch::resolve(n))
+        .collect::<Result<_>>()?;
     if args.batch.is_empty() || args.batch.contains(&0) {
         return Err(Error::Input("--batch needs sizes of at least 1".into()));
     }
@@ -279,7 +322,15 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let ctx = args.device.context()?;
     let peak = measure_peak(&ctx)?;
     if args.profile {
-        return profile(&ctx, &specs[0], args.batch[0], args.precision[0], args.f16_mode, &args, &peak);
+        return profile(
+            &ctx,
+            &specs[0],
+            args.batch[0],
+            args.precision[0],
+            args.f16_mode,
+            &args,
+            &peak,
+        );
     }
     let mut progress = Progress {
         total: specs.len() * args.precision.len() * args.batch.len(),
@@ -328,7 +379,14 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     }
 }
 
-fn time_config(model: &Model, spec: &ModelSpec, precision: Precision, batch: usize, args: &BenchArgs, peak: &Peak) -> Result<BenchResult> {
+fn time_config(
+    model: &Model,
+    spec: &ModelSpec,
+    precision: Precision,
+    batch: usize,
+    args: &BenchArgs,
+    peak: &Peak,
+) -> Result<BenchResult> {
     let size = spec.crop as usize;
     let plan = model.plan(batch, size, size)?;
     let input = synthetic_input(plan.input_len(), 1);
@@ -338,7 +396,9 @@ fn time_config(model: &Model, spec: &ModelSpec, precision: Precision, batch: usi
     let mut wall = Vec::new();
     let mut gpu = Vec::new();
     let budget = Instant::now();
-    while wall.len() < args.iters && (wall.is_empty() || budget.elapsed().as_secs_f64() < args.max_seconds) {
+    while wall.len() < args.iters
+        && (wall.is_empty() || budget.elapsed().as_secs_f64() < args.max_seconds)
+    {
         let start = Instant::now();
         let (_, timing) = plan.run_timed(&input)?;
         wall.push(start.elapsed().as_secs_f64() * 1e3);
@@ -384,7 +444,9 @@ fn csv(results: &[BenchResult]) -> String {
             r.wall_ms.median,
             r.wall_ms.min,
             r.wall_ms.p90,
-            r.gpu_ms.as_ref().map_or("".into(), |g| format!("{:.3}", g.median)),
+            r.gpu_ms
+                .as_ref()
+                .map_or("".into(), |g| format!("{:.3}", g.median)),
             r.gflops,
             r.fraction_of_peak.map_or("".into(), |f| format!("{f:.4}"))
         );
@@ -394,7 +456,11 @@ fn csv(results: &[BenchResult]) -> String {
 
 /// The seed's column headers, in its order.
 pub fn seed_headers() -> Vec<String> {
-    let mut h = vec!["Models".to_string(), "Crop Size".into(), "Resize Short Size".into()];
+    let mut h = vec![
+        "Models".to_string(),
+        "Crop Size".into(),
+        "Resize Short Size".into(),
+    ];
     for p in ["FP16", "FP32"] {
         for b in [1, 4, 8] {
             h.push(format!("{p} Batch Size={b} (ms)"));
@@ -415,14 +481,29 @@ fn seed_figure(compare: CompareWith, model: &str, precision: &str, batch: usize)
     Some(row[idx])
 }
 
-fn markdown(adapter: &AdapterReport, specs: &[ModelSpec], args: &BenchArgs, results: &[BenchResult]) -> String {
+/// Which figure of a result a table shows.
+type PickMs = fn(&BenchResult) -> Option<f64>;
+
+fn markdown(
+    adapter: &AdapterReport,
+    specs: &[ModelSpec],
+    args: &BenchArgs,
+    results: &[BenchResult],
+) -> String {
     let mut out = String::new();
-    out += &format!("# gpu-resnet bench: {} ({}, {}", adapter.name, adapter.backend, adapter.device_type);
+    out += &format!(
+        "# gpu-resnet bench: {} ({}, {}",
+        adapter.name, adapter.backend, adapter.device_type
+    );
     if !adapter.driver.is_empty() {
         out += &format!(", driver {} {}", adapter.driver, adapter.driver_info);
     }
     out += &format!("), gpu-resnet {}\n\n", env!("CARGO_PKG_VERSION"));
-    let storages: Vec<&str> = results.iter().filter(|r| r.precision == "fp16").map(|r| r.storage).collect();
+    let storages: Vec<&str> = results
+        .iter()
+        .filter(|r| r.precision == "fp16")
+        .map(|r| r.storage)
+        .collect();
     out += &format!(
         "Synthetic weights; median of up to {} runs after {} warm-up. Adapter FP32 FMA peak {:.1} GFLOP/s (`gpu-resnet peak`). FP16 path: {}.\n\n",
         args.iters,
@@ -430,12 +511,15 @@ fn markdown(adapter: &AdapterReport, specs: &[ModelSpec], args: &BenchArgs, resu
         adapter.fp32_peak_gflops,
         storages.first().copied().unwrap_or("not run")
     );
-    let tables: [(&str, fn(&BenchResult) -> Option<f64>); 2] = [
+    let tables: [(&str, PickMs); 2] = [
         (
             "GPU time per inference (ms): timestamp queries around the whole plan",
             |r| r.gpu_ms.as_ref().map(|g| g.median),
         ),
-        ("Wall time per inference (ms): upload + submit + wait + read-back", |r| Some(r.wall_ms.median)),
+        (
+            "Wall time per inference (ms): upload + submit + wait + read-back",
+            |r| Some(r.wall_ms.median),
+        ),
     ];
     for (title, pick) in tables {
         out += &format!("## {title}\n\n");
@@ -445,16 +529,23 @@ fn markdown(adapter: &AdapterReport, specs: &[ModelSpec], args: &BenchArgs, resu
         out += &format!("| {} |\n", seed_headers().join(" | "));
         out += &format!("|{}\n", "---|".repeat(9));
         for spec in specs {
-            let mut cells = vec![spec.name.clone(), spec.crop.to_string(), spec.resize_short.to_string()];
+            let mut cells = vec![
+                spec.name.clone(),
+                spec.crop.to_string(),
+                spec.resize_short.to_string(),
+            ];
             for p in ["fp16", "fp32"] {
                 for b in [1, 4, 8] {
-                    let r = results.iter().find(|r| r.model == spec.name && r.precision == p && r.batch == b);
+                    let r = results
+                        .iter()
+                        .find(|r| r.model == spec.name && r.precision == p && r.batch == b);
                     let cell = match r {
                         None => "-".to_string(),
                         Some(r) => match pick(r) {
                             None => "n/a".to_string(),
                             Some(ms) => {
-                                let seed = args.compare.and_then(|c| seed_figure(c, &spec.name, p, b));
+                                let seed =
+                                    args.compare.and_then(|c| seed_figure(c, &spec.name, p, b));
                                 match seed {
                                     Some(s) => format!("{ms:.2} ({s}, {:.1}x)", ms / s),
                                     None => format!("{ms:.2}"),
@@ -480,13 +571,22 @@ fn markdown(adapter: &AdapterReport, specs: &[ModelSpec], args: &BenchArgs, resu
             r.batch,
             r.flops as f64 / 1e9,
             r.gflops,
-            r.fraction_of_peak.map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0))
+            r.fraction_of_peak
+                .map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0))
         );
     }
     out.trim_end().to_string()
 }
 
-fn profile(ctx: &GpuContext, spec: &ModelSpec, batch: usize, precision: Precision, mode: F16Mode, args: &BenchArgs, peak: &Peak) -> Result<()> {
+fn profile(
+    ctx: &GpuContext,
+    spec: &ModelSpec,
+    batch: usize,
+    precision: Precision,
+    mode: F16Mode,
+    args: &BenchArgs,
+    peak: &Peak,
+) -> Result<()> {
     let weights = synthetic_weights(&spec.arch, 1000, 0);
     let storage = choose_storage(ctx, precision, mode)?;
     let model = Model::new(ctx, &weights, storage)?;
@@ -502,14 +602,18 @@ fn profile(ctx: &GpuContext, spec: &ModelSpec, batch: usize, precision: Precisio
         let (_, t) = plan.run_timed(&input)?;
         let each = t.dispatch_ms.ok_or_else(|| Error::Unsupported {
             adapter: ctx.describe(),
-            what: "TIMESTAMP_QUERY_INSIDE_PASSES, which --profile needs for per-dispatch times".into(),
+            what: "TIMESTAMP_QUERY_INSIDE_PASSES, which --profile needs for per-dispatch times"
+                .into(),
         })?;
         for (v, ms) in per.iter_mut().zip(each) {
             v.push(ms);
         }
         totals.push(t.gpu_ms.unwrap_or(0.0));
     }
-    let medians: Vec<f64> = per.iter().map(|v| Stats::of(v).map_or(0.0, |s| s.median)).collect();
+    let medians: Vec<f64> = per
+        .iter()
+        .map(|v| Stats::of(v).map_or(0.0, |s| s.median))
+        .collect();
     let sum: f64 = medians.iter().sum();
     let mut order: Vec<usize> = (0..medians.len()).collect();
     order.sort_by(|&a, &b| medians[b].total_cmp(&medians[a]));
@@ -528,7 +632,11 @@ fn profile(ctx: &GpuContext, spec: &ModelSpec, batch: usize, precision: Precisio
     out += "| layer | kernel | shape | MFLOPs | time (ms) | GFLOP/s | % of peak | share |\n|---|---|---|---|---|---|---|---|\n";
     for &i in &order {
         let d = &plan.dispatches[i];
-        let g = if medians[i] > 0.0 { d.flops as f64 / (medians[i] * 1e-3) / 1e9 } else { 0.0 };
+        let g = if medians[i] > 0.0 {
+            d.flops as f64 / (medians[i] * 1e-3) / 1e9
+        } else {
+            0.0
+        };
         out += &format!(
             "| {} | {} | {} | {:.1} | {:.3} | {:.1} | {:.1}% | {:.1}% |\n",
             d.label,
@@ -541,8 +649,19 @@ fn profile(ctx: &GpuContext, spec: &ModelSpec, batch: usize, precision: Precisio
             100.0 * medians[i] / sum.max(1e-9)
         );
     }
-    let conv_flops: u64 = plan.dispatches.iter().filter(|d| d.family == "conv").map(|d| d.flops).sum();
-    let conv_ms: f64 = plan.dispatches.iter().zip(&medians).filter(|(d, _)| d.family == "conv").map(|(_, m)| m).sum();
+    let conv_flops: u64 = plan
+        .dispatches
+        .iter()
+        .filter(|d| d.family == "conv")
+        .map(|d| d.flops)
+        .sum();
+    let conv_ms: f64 = plan
+        .dispatches
+        .iter()
+        .zip(&medians)
+        .filter(|(d, _)| d.family == "conv")
+        .map(|(_, m)| m)
+        .sum();
     let conv_g = conv_flops as f64 / (conv_ms * 1e-3).max(1e-12) / 1e9;
     out += &format!(
         "\nAll conv layers: {:.1} GFLOP in {:.2} ms = {:.1} GFLOP/s, {:.1}% of the FP32 FMA peak.\n",

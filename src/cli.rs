@@ -13,7 +13,11 @@ use crate::npy;
 use crate::weights;
 
 #[derive(Parser, Debug)]
-#[command(name = "gpu-resnet", version, about = "PaddleClas ResNets on any GPU wgpu reaches")]
+#[command(
+    name = "gpu-resnet",
+    version,
+    about = "PaddleClas ResNets on any GPU wgpu reaches"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -135,7 +139,10 @@ fn models(format: ListFormat) -> Result<()> {
         .collect();
     match format {
         ListFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&rows).expect("plain data serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rows).expect("plain data serialises")
+            );
         }
         ListFormat::Table => {
             println!(
@@ -146,10 +153,16 @@ fn models(format: ListFormat) -> Result<()> {
                 // The seed rounds to 2-3 decimals: more than 0.01 apart is a real difference.
                 let mut notes = Vec::new();
                 if (r.flops_g - r.seed_flops_g).abs() > 0.011 {
-                    notes.push(format!("FLOPs differ by {:+.3} G", r.seed_flops_g - r.flops_g));
+                    notes.push(format!(
+                        "FLOPs differ by {:+.3} G",
+                        r.seed_flops_g - r.flops_g
+                    ));
                 }
                 if (r.params_m - r.seed_params_m).abs() > 0.011 {
-                    notes.push(format!("params differ by {:+.3} M", r.seed_params_m - r.params_m));
+                    notes.push(format!(
+                        "params differ by {:+.3} M",
+                        r.seed_params_m - r.params_m
+                    ));
                 }
                 println!(
                     "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
@@ -160,7 +173,11 @@ fn models(format: ListFormat) -> Result<()> {
                     r.seed_flops_g,
                     r.params_m,
                     r.seed_params_m,
-                    if notes.is_empty() { "ok".to_string() } else { format!("**{}**", notes.join("; ")) }
+                    if notes.is_empty() {
+                        "ok".to_string()
+                    } else {
+                        format!("**{}**", notes.join("; "))
+                    }
                 );
             }
         }
@@ -179,7 +196,11 @@ fn adapters(backend: BackendChoice) -> Result<()> {
         let info = a.get_info();
         let f = a.features();
         let has = |x: wgpu::Features| if f.contains(x) { "yes" } else { "no" };
-        let fp16 = if f.contains(wgpu::Features::SHADER_F16) { "native" } else { "packed" };
+        let fp16 = if f.contains(wgpu::Features::SHADER_F16) {
+            "native"
+        } else {
+            "packed"
+        };
         println!("[{i}] {}", describe_adapter(&info));
         println!(
             "    fp16 path: {fp16}; SHADER_F16: {}; SUBGROUP: {}; TIMESTAMP_QUERY: {}; inside passes: {}",

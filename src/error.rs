@@ -57,7 +57,11 @@ impl Error {
         }
     }
 
-    pub fn tensor(source_name: impl Into<String>, tensor: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn tensor(
+        source_name: impl Into<String>,
+        tensor: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::Tensor {
             source_name: source_name.into(),
             tensor: tensor.into(),

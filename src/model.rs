@@ -91,6 +91,7 @@ fn check_f16_range(values: &[f32], tensor: &str, source: &str) -> Result<()> {
 impl Model {
     /// Fold, lay out and upload `weights` once.
     pub fn new(ctx: &GpuContext, weights: &ModelWeights, storage: Storage) -> Result<Model> {
+        ctx.check_requirements()?;
         if storage == Storage::F16Native && !ctx.has(wgpu::Features::SHADER_F16) {
             return Err(Error::Unsupported {
                 adapter: ctx.describe(),
@@ -98,7 +99,7 @@ impl Model {
             });
         }
         let layers = weights.arch.conv_layers(weights.stage1);
-        let max_binding = ctx.limits.max_storage_buffer_binding_size as u64;
+        let max_binding = ctx.limits.max_storage_buffer_binding_size;
         let upload = |label: &str, values: &[f32]| -> Result<wgpu::Buffer> {
             if storage != Storage::F32 {
                 check_f16_range(values, label, &weights.source)?;
@@ -112,11 +113,13 @@ impl Model {
                     allowed: max_binding,
                 });
             }
-            Ok(ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: &bytes,
-                usage: wgpu::BufferUsages::STORAGE,
-            }))
+            Ok(ctx
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: &bytes,
+                    usage: wgpu::BufferUsages::STORAGE,
+                }))
         };
         ctx.scoped("weight upload", || {
             let mut weight_bytes = 0;
@@ -129,7 +132,12 @@ impl Model {
                 conv_weights.push(buffer);
             }
             let features = weights.arch.features();
-            let laid = kernels::head::layout(&weights.fc_weight, &weights.fc_bias, features, weights.classes);
+            let laid = kernels::head::layout(
+                &weights.fc_weight,
+                &weights.fc_bias,
+                features,
+                weights.classes,
+            );
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
             Ok(Model {
@@ -150,5 +158,12 @@ impl Model {
     /// Compile a plan for `batch` images of `h` x `w`.
     pub fn plan(&self, batch: usize, h: usize, w: usize) -> Result<crate::plan::Plan> {
         crate::plan::Plan::compile(self, batch, h, w)
+    }
+}
+
+impl Model {
+    /// Pipelines compiled so far for this model (shared by all its plans).
+    pub fn pipeline_count(&self) -> usize {
+        self.pipelines.len()
     }
 }

@@ -56,23 +56,27 @@ impl NumpyDtype {
         Self::new(chars.as_str(), order)
     }
 
-    pub(crate) fn itemsize(&self) -> usize {
+    pub(crate) fn itemsize(self) -> usize {
         self.size
     }
 
-    pub(crate) fn is_float(&self) -> bool {
+    pub(crate) fn is_float(self) -> bool {
         self.kind == b'f'
     }
 
     /// The name recorded as `Tensor::stored_dtype`: `f4`, `i8`, or `>f4` when big-endian.
-    pub(crate) fn name(&self) -> String {
-        let order = if self.big_endian && self.size > 1 { ">" } else { "" };
+    pub(crate) fn name(self) -> String {
+        let order = if self.big_endian && self.size > 1 {
+            ">"
+        } else {
+            ""
+        };
         format!("{order}{}{}", self.kind as char, self.size)
     }
 
     /// Converts a raw buffer to f32. The caller has checked that `bytes.len()` is a multiple of
     /// the item size; a trailing partial item would be ignored.
-    pub(crate) fn to_f32(&self, bytes: &[u8]) -> Vec<f32> {
+    pub(crate) fn decode(self, bytes: &[u8]) -> Vec<f32> {
         let be = self.big_endian;
         match (self.kind, self.size) {
             (b'f', 2) => convert(bytes, be, |a: [u8; 2]| half::f16::from_le_bytes(a).to_f32()),
@@ -197,7 +201,7 @@ pub fn parse_npy_f32(bytes: &[u8], path_for_messages: &Path) -> Result<Tensor> {
     let header = parse_header(&header).map_err(|reason| fail(format!("bad header: {reason}")))?;
 
     let dtype = NumpyDtype::from_descr(&header.descr)
-        .filter(NumpyDtype::is_float)
+        .filter(|d| d.is_float())
         .ok_or_else(|| {
             fail(format!(
                 "dtype {} is not supported; expected float32 '<f4' (float64 '<f8' and float16 '<f2' are converted)",
@@ -210,10 +214,12 @@ pub fn parse_npy_f32(bytes: &[u8], path_for_messages: &Path) -> Result<Tensor> {
         let needed = needed.map_or("more than addressable".to_string(), |n| n.to_string());
         return Err(fail(format!(
             "shape {:?} of {} needs {needed} bytes of data but the file holds {}",
-            header.shape, header.descr_text, data.len()
+            header.shape,
+            header.descr_text,
+            data.len()
         )));
     }
-    let mut values = dtype.to_f32(data);
+    let mut values = dtype.decode(data);
     if header.fortran_order {
         values = fortran_to_c(&values, &header.shape);
     }
@@ -268,8 +274,11 @@ pub fn encode_npy_f32(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
     if major == 1 {
         out.extend_from_slice(&(padded_len as u16).to_le_bytes());
     } else {
-        let len = u32::try_from(padded_len)
-            .map_err(|_| Error::Input(format!("cannot write npy: shape {shape:?} gives a header too long")))?;
+        let len = u32::try_from(padded_len).map_err(|_| {
+            Error::Input(format!(
+                "cannot write npy: shape {shape:?} gives a header too long"
+            ))
+        })?;
         out.extend_from_slice(&len.to_le_bytes());
     }
     out.extend_from_slice(header.as_bytes());
@@ -311,7 +320,10 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
     };
     p.skip_ws();
     if p.pos != p.chars.len() {
-        return Err(format!("unexpected text after the dict at character {}", p.pos));
+        return Err(format!(
+            "unexpected text after the dict at character {}",
+            p.pos
+        ));
     }
     let (mut descr, mut fortran, mut shape) = (None, None, None);
     for (key, value, value_text) in entries {
@@ -338,7 +350,9 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
     let shape = dims
         .into_iter()
         .map(|d| match d {
-            Literal::Int(n) => usize::try_from(n).map_err(|_| format!("dimension {n} is too large")),
+            Literal::Int(n) => {
+                usize::try_from(n).map_err(|_| format!("dimension {n} is too large"))
+            }
             _ => Err("'shape' holds something other than non-negative integers".into()),
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -373,7 +387,10 @@ impl LiteralParser {
                 self.pos += 1;
                 Ok(())
             }
-            Some(c) => Err(format!("expected '{want}' at character {}, found '{c}'", self.pos)),
+            Some(c) => Err(format!(
+                "expected '{want}' at character {}, found '{c}'",
+                self.pos
+            )),
             None => Err(format!("expected '{want}', found the end of the header")),
         }
     }
@@ -446,7 +463,11 @@ impl LiteralParser {
             }
             Some(c) if c.is_ascii_alphabetic() => {
                 let start = self.pos;
-                while self.chars.get(self.pos).is_some_and(char::is_ascii_alphanumeric) {
+                while self
+                    .chars
+                    .get(self.pos)
+                    .is_some_and(char::is_ascii_alphanumeric)
+                {
                     self.pos += 1;
                 }
                 let word: String = self.chars[start..self.pos].iter().collect();
@@ -457,7 +478,10 @@ impl LiteralParser {
                     _ => Err(format!("unexpected word '{word}'")),
                 }
             }
-            Some(c) => Err(format!("unexpected character '{c}' at character {}", self.pos)),
+            Some(c) => Err(format!(
+                "unexpected character '{c}' at character {}",
+                self.pos
+            )),
             None => Err("unexpected end of the header".into()),
         }
     }

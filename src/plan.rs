@@ -65,7 +65,9 @@ fn assign_slots(graph: &Graph, bytes_of: impl Fn(TensorId) -> u64) -> (Vec<usize
     let mut last_use = vec![0usize; graph.tensors.len()];
     for (i, op) in graph.ops.iter().enumerate() {
         let reads: Vec<TensorId> = match *op {
-            Op::Conv { input, residual, .. } => std::iter::once(input).chain(residual).collect(),
+            Op::Conv {
+                input, residual, ..
+            } => std::iter::once(input).chain(residual).collect(),
             Op::MaxPool { input, .. } | Op::Head { input, .. } => vec![input],
         };
         for r in reads {
@@ -132,18 +134,26 @@ impl Plan {
     }
 
     /// `profile`: time every dispatch (needs TIMESTAMP_QUERY_INSIDE_PASSES; else whole-pass only).
-    pub fn compile_with(model: &Model, batch: usize, h: usize, w: usize, profile: bool) -> Result<Plan> {
+    pub fn compile_with(
+        model: &Model,
+        batch: usize,
+        h: usize,
+        w: usize,
+        profile: bool,
+    ) -> Result<Plan> {
         let ctx = &model.ctx;
         if batch == 0 {
             return Err(Error::Input("batch size must be at least 1".into()));
         }
         if !Graph::valid_input(h, w) {
-            return Err(Error::Input(format!("input size {h}x{w} is outside 1..=8192")));
+            return Err(Error::Input(format!(
+                "input size {h}x{w} is outside 1..=8192"
+            )));
         }
         let graph = model.arch.graph(h, w, model.classes, model.stage1);
         let storage = model.storage;
         let limits = &ctx.limits;
-        let max_binding = limits.max_storage_buffer_binding_size as u64;
+        let max_binding = limits.max_storage_buffer_binding_size;
         let tensor_bytes = |t: TensorId| {
             let s = graph.tensors[t];
             (batch * s.h * s.w * s.c.div_ceil(4)) as u64 * storage.bytes_per_4()
@@ -256,7 +266,12 @@ impl Plan {
 
             // 1. NCHW input -> channels-last.
             let pixels = (batch * h * w) as u32;
-            let params = preprocess::LayoutParams { h: h as u32, w: w as u32, total: pixels, _pad: 0 };
+            let params = preprocess::LayoutParams {
+                h: h as u32,
+                w: w as u32,
+                total: pixels,
+                _pad: 0,
+            };
             pending.push(Pending {
                 label: "input layout".into(),
                 family: "preprocess",
@@ -271,7 +286,13 @@ impl Plan {
 
             for op in &graph.ops {
                 match *op {
-                    Op::Conv { conv: ci, input: src, residual, relu, output } => {
+                    Op::Conv {
+                        conv: ci,
+                        input: src,
+                        residual,
+                        relu,
+                        output,
+                    } => {
                         let layer = &graph.convs[ci];
                         let (si, so) = (graph.tensors[src], graph.tensors[output]);
                         let variant = conv::ConvVariant::of(layer, residual.is_some(), relu);
@@ -287,7 +308,9 @@ impl Plan {
                             m_total,
                             bias_offset: conv::bias_offset4(layer.cout, layer.cin, layer.kernel),
                         };
-                        let res_buf = residual.map(|r| slots[slot_of[r]].clone()).unwrap_or_else(|| no_residual.clone());
+                        let res_buf = residual
+                            .map(|r| slots[slot_of[r]].clone())
+                            .unwrap_or_else(|| no_residual.clone());
                         pending.push(Pending {
                             label: layer.name.clone(),
                             family: "conv",
@@ -299,11 +322,17 @@ impl Plan {
                                 so.w,
                                 k = layer.kernel,
                                 s = layer.stride,
-                                pool = if layer.avg_pool_input { " avgpool2" } else { "" },
+                                pool = if layer.avg_pool_input {
+                                    " avgpool2"
+                                } else {
+                                    ""
+                                },
                                 res = if residual.is_some() { " +res" } else { "" },
                             ),
                             flops: 2 * batch as u64 * graph.op_macs(op),
-                            kernel: model.pipelines.get(device, &variant.specialization(storage)),
+                            kernel: model
+                                .pipelines
+                                .get(device, &variant.specialization(storage)),
                             uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
                             uniform_size: std::mem::size_of_val(&params) as u64,
                             buffers: vec![
@@ -336,7 +365,10 @@ impl Plan {
                             kernel: model.pipelines.get(device, &pool::max_pool_3x3s2(storage)),
                             uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
                             uniform_size: std::mem::size_of_val(&params) as u64,
-                            buffers: vec![slots[slot_of[src]].clone(), slots[slot_of[output]].clone()],
+                            buffers: vec![
+                                slots[slot_of[src]].clone(),
+                                slots[slot_of[output]].clone(),
+                            ],
                             groups: groups_for(total.div_ceil(pool::WORKGROUP))?,
                         });
                     }
@@ -363,12 +395,21 @@ impl Plan {
                         pending.push(Pending {
                             label: "head".into(),
                             family: "head",
-                            shape: format!("avgpool {}x{} + fc {}->{}", si.h, si.w, si.c, model.classes),
+                            shape: format!(
+                                "avgpool {}x{} + fc {}->{}",
+                                si.h, si.w, si.c, model.classes
+                            ),
                             flops: 2 * batch as u64 * graph.op_macs(op),
-                            kernel: model.pipelines.get(device, &head::specialization(storage, graph.features)),
+                            kernel: model
+                                .pipelines
+                                .get(device, &head::specialization(storage, graph.features)),
                             uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
                             uniform_size: std::mem::size_of_val(&params) as u64,
-                            buffers: vec![slots[slot_of[src]].clone(), model.head_weights.clone(), logits.clone()],
+                            buffers: vec![
+                                slots[slot_of[src]].clone(),
+                                model.head_weights.clone(),
+                                logits.clone(),
+                            ],
                             groups: (x_groups, batch as u32, 1),
                         });
                     }
@@ -394,7 +435,12 @@ impl Plan {
                             size: std::num::NonZeroU64::new(p.uniform_size),
                         }),
                     }];
-                    entries.extend(p.buffers.iter().enumerate().map(|(i, b)| storage_buffer_entry(i as u32 + 1, b)));
+                    entries.extend(
+                        p.buffers
+                            .iter()
+                            .enumerate()
+                            .map(|(i, b)| storage_buffer_entry(i as u32 + 1, b)),
+                    );
                     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                         label: Some(&p.label),
                         layout: &p.kernel.layout,
@@ -413,8 +459,13 @@ impl Plan {
                 .collect();
 
             let timestamps = if ctx.has(wgpu::Features::TIMESTAMP_QUERY) {
-                let per_dispatch = profile && ctx.has(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
-                let count = if per_dispatch { 2 * dispatches.len() as u32 } else { 2 };
+                let per_dispatch =
+                    profile && ctx.has(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+                let count = if per_dispatch {
+                    2 * dispatches.len() as u32
+                } else {
+                    2
+                };
                 let set = device.create_query_set(&wgpu::QuerySetDescriptor {
                     label: Some("plan timestamps"),
                     ty: wgpu::QueryType::Timestamp,
@@ -496,15 +547,22 @@ impl Plan {
         }
         let ctx = &self.ctx;
         ctx.scoped("inference", || {
-            ctx.queue.write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
-            let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("inference") });
+            ctx.queue
+                .write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
+            let mut encoder = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("inference"),
+                });
             {
                 let ts = self.timestamps.as_ref();
-                let pass_writes = ts.filter(|t| !t.per_dispatch).map(|t| wgpu::ComputePassTimestampWrites {
-                    query_set: &t.set,
-                    beginning_of_pass_write_index: Some(0),
-                    end_of_pass_write_index: Some(1),
-                });
+                let pass_writes =
+                    ts.filter(|t| !t.per_dispatch)
+                        .map(|t| wgpu::ComputePassTimestampWrites {
+                            query_set: &t.set,
+                            beginning_of_pass_write_index: Some(0),
+                            end_of_pass_write_index: Some(1),
+                        });
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("resnet"),
                     timestamp_writes: pass_writes,
@@ -522,7 +580,13 @@ impl Plan {
                     }
                 }
             }
-            encoder.copy_buffer_to_buffer(&self.logits, 0, &self.logits_readback, 0, self.logits.size());
+            encoder.copy_buffer_to_buffer(
+                &self.logits,
+                0,
+                &self.logits_readback,
+                0,
+                self.logits.size(),
+            );
             if let Some(t) = &self.timestamps {
                 encoder.resolve_query_set(&t.set, 0..t.count, &t.resolve, 0);
                 encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, t.resolve.size());
@@ -532,7 +596,11 @@ impl Plan {
             let logits: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
             let mut timing = RunTiming::default();
             if let Some(t) = &self.timestamps {
-                let raw: Vec<u64> = bytemuck::pod_collect_to_vec(&read_mapped(ctx, &t.readback, t.readback.size())?);
+                let raw: Vec<u64> = bytemuck::pod_collect_to_vec(&read_mapped(
+                    ctx,
+                    &t.readback,
+                    t.readback.size(),
+                )?);
                 let ms = |a: u64, b: u64| b.saturating_sub(a) as f64 * t.period_ns / 1e6;
                 if t.per_dispatch {
                     let each: Vec<f64> = raw.chunks(2).map(|p| ms(p[0], p[1])).collect();

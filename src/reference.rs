@@ -42,7 +42,13 @@ pub fn avg_pool_2x2(x: &Activation) -> Activation {
             }
         }
     }
-    Activation { n: x.n, c: x.c, h: ho, w: wo, data }
+    Activation {
+        n: x.n,
+        c: x.c,
+        h: ho,
+        w: wo,
+        data,
+    }
 }
 
 /// Conv (no bias) then BatchNorm (epsilon 1e-5), optionally ReLU.
@@ -90,7 +96,13 @@ pub fn conv_bn(x: &Activation, layer: &ConvLayer, p: &ConvBn, relu: bool) -> Act
             }
         }
     }
-    Activation { n: x.n, c: layer.cout, h: ho, w: wo, data: out }
+    Activation {
+        n: x.n,
+        c: layer.cout,
+        h: ho,
+        w: wo,
+        data: out,
+    }
 }
 
 /// 3x3 / 2 max pool, padding 1 (padding never wins).
@@ -117,7 +129,13 @@ pub fn max_pool_3x3s2(x: &Activation) -> Activation {
             }
         }
     }
-    Activation { n: x.n, c: x.c, h: ho, w: wo, data }
+    Activation {
+        n: x.n,
+        c: x.c,
+        h: ho,
+        w: wo,
+        data,
+    }
 }
 
 /// Global average pool then FC with weights `[features][classes]`: logits `[n][classes]`.
@@ -129,11 +147,17 @@ pub fn head(x: &Activation, fc_weight: &[f32], fc_bias: &[f32]) -> Vec<f32> {
         let pooled: Vec<f64> = (0..x.c)
             .map(|c| {
                 let start = (n * x.c + c) * hw;
-                x.data[start..start + hw].iter().map(|&v| v as f64).sum::<f64>() / hw as f64
+                x.data[start..start + hw]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .sum::<f64>()
+                    / hw as f64
             })
             .collect();
         for k in 0..classes {
-            let dot: f64 = (0..x.c).map(|c| pooled[c] * fc_weight[c * classes + k] as f64).sum();
+            let dot: f64 = (0..x.c)
+                .map(|c| pooled[c] * fc_weight[c * classes + k] as f64)
+                .sum();
             logits.push((dot + fc_bias[k] as f64) as f32);
         }
     }
@@ -142,7 +166,12 @@ pub fn head(x: &Activation, fc_weight: &[f32], fc_bias: &[f32]) -> Vec<f32> {
 
 /// Elementwise `relu(a + b)`.
 pub fn add_relu(a: &Activation, b: &Activation) -> Activation {
-    let data = a.data.iter().zip(&b.data).map(|(x, y)| (x + y).max(0.0)).collect();
+    let data = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x + y).max(0.0))
+        .collect();
     Activation { data, ..*a }
 }
 
@@ -150,22 +179,43 @@ pub fn add_relu(a: &Activation, b: &Activation) -> Activation {
 pub fn run_model(weights: &ModelWeights, input: &[f32], n: usize, h: usize, w: usize) -> Vec<f32> {
     let graph: Graph = weights.arch.graph(h, w, weights.classes, weights.stage1);
     let mut values: Vec<Option<Activation>> = vec![None; graph.tensors.len()];
-    values[graph.input] = Some(Activation { n, c: 3, h, w, data: input.to_vec() });
-    let get = |values: &Vec<Option<Activation>>, id: usize| values[id].clone().expect("graph order: inputs come first");
+    values[graph.input] = Some(Activation {
+        n,
+        c: 3,
+        h,
+        w,
+        data: input.to_vec(),
+    });
+    let get = |values: &Vec<Option<Activation>>, id: usize| {
+        values[id].clone().expect("graph order: inputs come first")
+    };
     let mut logits = Vec::new();
     for op in &graph.ops {
         match *op {
-            Op::Conv { conv, input, residual, relu, output } => {
+            Op::Conv {
+                conv,
+                input,
+                residual,
+                relu,
+                output,
+            } => {
                 let x = get(&values, input);
                 let layer = &graph.convs[conv];
                 let y = match residual {
-                    Some(r) => add_relu(&conv_bn(&x, layer, &weights.convs[conv], false), &get(&values, r)),
+                    Some(r) => add_relu(
+                        &conv_bn(&x, layer, &weights.convs[conv], false),
+                        &get(&values, r),
+                    ),
                     None => conv_bn(&x, layer, &weights.convs[conv], relu),
                 };
                 values[output] = Some(y);
             }
-            Op::MaxPool { input, output } => values[output] = Some(max_pool_3x3s2(&get(&values, input))),
-            Op::Head { input, .. } => logits = head(&get(&values, input), &weights.fc_weight, &weights.fc_bias),
+            Op::MaxPool { input, output } => {
+                values[output] = Some(max_pool_3x3s2(&get(&values, input)))
+            }
+            Op::Head { input, .. } => {
+                logits = head(&get(&values, input), &weights.fc_weight, &weights.fc_bias)
+            }
         }
     }
     logits

@@ -135,6 +135,49 @@ impl GpuContext {
         }
     }
 
+    /// The limits every plan needs, whoever created the device: an error names the first
+    /// limit that falls short.
+    pub fn check_requirements(&self) -> Result<()> {
+        let l = &self.limits;
+        let needs: [(&'static str, u64, u64, &str); 4] = [
+            (
+                "max_storage_buffers_per_shader_stage",
+                4,
+                l.max_storage_buffers_per_shader_stage as u64,
+                "the conv kernel's input, weights, residual and output",
+            ),
+            (
+                "max_compute_invocations_per_workgroup",
+                64,
+                l.max_compute_invocations_per_workgroup as u64,
+                "64-invocation workgroups",
+            ),
+            (
+                "max_compute_workgroup_size_x",
+                64,
+                l.max_compute_workgroup_size_x as u64,
+                "64-invocation workgroups",
+            ),
+            (
+                "max_uniform_buffers_per_shader_stage",
+                1,
+                l.max_uniform_buffers_per_shader_stage as u64,
+                "per-dispatch parameters",
+            ),
+        ];
+        for (limit, needed, allowed, what) in needs {
+            if allowed < needed {
+                return Err(Error::Limit {
+                    limit,
+                    what: what.to_string(),
+                    needed,
+                    allowed,
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn has(&self, feature: wgpu::Features) -> bool {
         self.features.contains(feature)
     }
@@ -179,5 +222,8 @@ pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
     } else {
         format!(", driver {} {}", info.driver, info.driver_info)
     };
-    format!("{} ({:?}, {:?}{})", info.name, info.backend, info.device_type, driver)
+    format!(
+        "{} ({:?}, {:?}{})",
+        info.name, info.backend, info.device_type, driver
+    )
 }

@@ -32,7 +32,7 @@ impl Tile {
     /// `tn4` shrinks to divide the layer's channel groups.
     pub fn for_layer(cout: usize) -> Tile {
         let c4 = cout.div_ceil(4) as u32;
-        let tn4 = [2u32, 1].into_iter().find(|t| c4 % t == 0).unwrap_or(1);
+        let tn4 = [2u32, 1].into_iter().find(|t| c4.is_multiple_of(*t)).unwrap_or(1);
         Tile { tm: 8, tn4 }
     }
 }
@@ -93,7 +93,13 @@ pub fn c4(channels: usize) -> usize {
 
 /// Folded OIHW weights and bias re-laid in the order conv.wgsl reads them: K rows
 /// `[ky][kx][cin padded to 4]`, each holding all `cout` (padded to 4) outputs, then the bias.
-pub fn gemm_layout(weight_oihw: &[f32], bias: &[f32], cout: usize, cin: usize, kernel: usize) -> Vec<f32> {
+pub fn gemm_layout(
+    weight_oihw: &[f32],
+    bias: &[f32],
+    cout: usize,
+    cin: usize,
+    kernel: usize,
+) -> Vec<f32> {
     let cin_p = c4(cin) * 4;
     let cout_p = c4(cout) * 4;
     let rows = kernel * kernel * cin_p;
@@ -103,7 +109,8 @@ pub fn gemm_layout(weight_oihw: &[f32], bias: &[f32], cout: usize, cin: usize, k
             for ky in 0..kernel {
                 for kx in 0..kernel {
                     let row = (ky * kernel + kx) * cin_p + i;
-                    out[row * cout_p + o] = weight_oihw[((o * cin + i) * kernel + ky) * kernel + kx];
+                    out[row * cout_p + o] =
+                        weight_oihw[((o * cin + i) * kernel + ky) * kernel + kx];
                 }
             }
         }

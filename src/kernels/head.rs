@@ -18,7 +18,11 @@ pub struct HeadParams {
 
 /// `features` channels enter the head; they are averaged into workgroup memory.
 pub fn specialization(storage: Storage, features: usize) -> Specialization {
-    let prelude = format!("{}const FEAT_C4: u32 = {}u;\n", storage.prelude(), features.div_ceil(4));
+    let prelude = format!(
+        "{}const FEAT_C4: u32 = {}u;\n",
+        storage.prelude(),
+        features.div_ceil(4)
+    );
     Specialization::new("head", "main", &prelude, SOURCE, 2).with("WG", WORKGROUP as f64)
 }
 

@@ -5,6 +5,7 @@
 
 pub mod conv;
 pub mod head;
+pub mod once;
 pub mod pool;
 pub mod preprocess;
 
@@ -67,7 +68,8 @@ impl Storage {
         match self {
             Storage::F32 => bytemuck::cast_slice(values).to_vec(),
             Storage::F16Native | Storage::F16Packed => {
-                let halves: Vec<half::f16> = values.iter().map(|&v| half::f16::from_f32(v)).collect();
+                let halves: Vec<half::f16> =
+                    values.iter().map(|&v| half::f16::from_f32(v)).collect();
                 bytemuck::cast_slice(&halves).to_vec()
             }
         }
@@ -86,7 +88,13 @@ pub struct Specialization {
 }
 
 impl Specialization {
-    pub fn new(family: &'static str, entry: &'static str, prelude: &str, body: &str, read_buffers: u32) -> Self {
+    pub fn new(
+        family: &'static str,
+        entry: &'static str,
+        prelude: &str,
+        body: &str,
+        read_buffers: u32,
+    ) -> Self {
         Specialization {
             family,
             entry,
@@ -102,7 +110,10 @@ impl Specialization {
     }
 
     fn key(&self) -> String {
-        format!("{}:{}:{:?}:{}", self.family, self.entry, self.constants, self.source)
+        format!(
+            "{}:{}:{:?}:{}",
+            self.family, self.entry, self.constants, self.source
+        )
     }
 }
 
@@ -209,4 +220,45 @@ pub fn grid(groups: u32, max_per_dim: u32) -> (u32, u32, u32) {
     }
     let y = groups.div_ceil(max);
     (groups.div_ceil(y), y, 1)
+}
+
+/// Every specialisation the engine's plans use for `storage`, across all architectures: what
+/// the shader tests validate and cross-compile.
+pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
+    use crate::arch::{Op, Stage1Shortcut, ARCHS};
+    let mut specs: Vec<Specialization> = vec![
+        preprocess::from_nchw(storage),
+        pool::max_pool_3x3s2(storage),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    let mut features = std::collections::BTreeSet::new();
+    for arch in ARCHS {
+        for stage1 in [
+            Stage1Shortcut::Projection,
+            Stage1Shortcut::IdentityWhenSameShape,
+        ] {
+            let graph = arch.graph(64, 64, 1000, stage1);
+            for op in &graph.ops {
+                if let Op::Conv {
+                    conv: c,
+                    residual,
+                    relu,
+                    ..
+                } = *op
+                {
+                    let v = conv::ConvVariant::of(&graph.convs[c], residual.is_some(), relu);
+                    if seen.insert(v) {
+                        specs.push(v.specialization(storage));
+                    }
+                }
+            }
+            features.insert(graph.features);
+        }
+    }
+    specs.extend(
+        features
+            .into_iter()
+            .map(|f| head::specialization(storage, f)),
+    );
+    specs
 }

@@ -15,5 +15,6 @@ pub struct LayoutParams {
 }
 
 pub fn from_nchw(storage: Storage) -> Specialization {
-    Specialization::new("preprocess", "from_nchw", storage.prelude(), SOURCE, 1).with("WG", WORKGROUP as f64)
+    Specialization::new("preprocess", "from_nchw", storage.prelude(), SOURCE, 1)
+        .with("WG", WORKGROUP as f64)
 }

@@ -14,7 +14,11 @@ pub fn fold_bn(conv: &ConvBn) -> (Vec<f32>, Vec<f32>) {
     let mut bias = Vec::with_capacity(cout);
     for o in 0..cout {
         let scale = conv.gamma[o] as f64 / (conv.var[o] as f64 + BN_EPSILON).sqrt();
-        weight.extend(conv.weight[o * per_out..(o + 1) * per_out].iter().map(|&w| (w as f64 * scale) as f32));
+        weight.extend(
+            conv.weight[o * per_out..(o + 1) * per_out]
+                .iter()
+                .map(|&w| (w as f64 * scale) as f32),
+        );
         bias.push((conv.beta[o] as f64 - conv.mean[o] as f64 * scale) as f32);
     }
     (weight, bias)

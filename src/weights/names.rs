@@ -78,28 +78,44 @@ pub fn conv_keys(scheme: Scheme, arch: &Arch, layer: &ConvLayer) -> ConvKeys {
     match scheme {
         Scheme::PaddleStructured => ConvKeys {
             weight: format!("{}.conv.weight", layer.name),
-            bn: bn4(&format!("{}.bn.", layer.name), ["weight", "bias", "_mean", "_variance"]),
+            bn: bn4(
+                &format!("{}.bn.", layer.name),
+                ["weight", "bias", "_mean", "_variance"],
+            ),
         },
         Scheme::PaddleZoo => {
             let prefix = match layer.role {
                 ConvRole::Stem(_) if arch.stem == Stem::Plain => "conv1".to_string(),
                 ConvRole::Stem(i) => format!("conv1_{}", i + 1),
-                ConvRole::Branch { stage, index, conv, .. } => format!("bb_{stage}_{index}.conv{conv}"),
+                ConvRole::Branch {
+                    stage, index, conv, ..
+                } => format!("bb_{stage}_{index}.conv{conv}"),
                 ConvRole::Short { stage, index, .. } => format!("bb_{stage}_{index}.short"),
             };
             ConvKeys {
                 weight: format!("{prefix}._conv.weight"),
-                bn: bn4(&format!("{prefix}._batch_norm."), ["weight", "bias", "_mean", "_variance"]),
+                bn: bn4(
+                    &format!("{prefix}._batch_norm."),
+                    ["weight", "bias", "_mean", "_variance"],
+                ),
             }
         }
         Scheme::PaddleParams => {
             let conv = match layer.role {
                 ConvRole::Stem(_) if arch.stem == Stem::Plain => "conv1".to_string(),
                 ConvRole::Stem(i) => format!("conv1_{}", i + 1),
-                ConvRole::Branch { stage, index, conv, .. } => {
-                    format!("{}_branch2{}", paddle_block_name(arch, stage, index), (b'a' + conv as u8) as char)
+                ConvRole::Branch {
+                    stage, index, conv, ..
+                } => {
+                    format!(
+                        "{}_branch2{}",
+                        paddle_block_name(arch, stage, index),
+                        (b'a' + conv as u8) as char
+                    )
                 }
-                ConvRole::Short { stage, index, .. } => format!("{}_branch1", paddle_block_name(arch, stage, index)),
+                ConvRole::Short { stage, index, .. } => {
+                    format!("{}_branch1", paddle_block_name(arch, stage, index))
+                }
             };
             // PaddleClas: "bn_conv1" for the 7x7 stem, else "bn" + name[3:] ("conv1_1" -> "bnv1_1").
             let bn = if conv == "conv1" {
@@ -114,7 +130,9 @@ pub fn conv_keys(scheme: Scheme, arch: &Arch, layer: &ConvLayer) -> ConvKeys {
         }
         Scheme::Torch => {
             let (conv, bn) = match layer.role {
-                ConvRole::Stem(_) if arch.stem == Stem::Plain => ("conv1".to_string(), "bn1".to_string()),
+                ConvRole::Stem(_) if arch.stem == Stem::Plain => {
+                    ("conv1".to_string(), "bn1".to_string())
+                }
                 // timm deep stem: conv1 = Sequential(conv, bn, act, conv, bn, act, conv), then bn1
                 ConvRole::Stem(i) => (
                     format!("conv1.{}", 3 * i),
@@ -124,13 +142,19 @@ pub fn conv_keys(scheme: Scheme, arch: &Arch, layer: &ConvLayer) -> ConvKeys {
                         format!("conv1.{}", 3 * i + 1)
                     },
                 ),
-                ConvRole::Branch { stage, index, conv, .. } => (
+                ConvRole::Branch {
+                    stage, index, conv, ..
+                } => (
                     format!("layer{}.{index}.conv{}", stage + 1, conv + 1),
                     format!("layer{}.{index}.bn{}", stage + 1, conv + 1),
                 ),
                 ConvRole::Short { stage, index, .. } => {
                     // timm's avg_down puts the pool (or an identity) at index 0 of downsample
-                    let at = if arch.shortcut == Shortcut::AvgPool { 1 } else { 0 };
+                    let at = if arch.shortcut == Shortcut::AvgPool {
+                        1
+                    } else {
+                        0
+                    };
                     (
                         format!("layer{}.{index}.downsample.{at}", stage + 1),
                         format!("layer{}.{index}.downsample.{}", stage + 1, at + 1),
@@ -139,7 +163,10 @@ pub fn conv_keys(scheme: Scheme, arch: &Arch, layer: &ConvLayer) -> ConvKeys {
             };
             ConvKeys {
                 weight: format!("{conv}.weight"),
-                bn: bn4(&format!("{bn}."), ["weight", "bias", "running_mean", "running_var"]),
+                bn: bn4(
+                    &format!("{bn}."),
+                    ["weight", "bias", "running_mean", "running_var"],
+                ),
             }
         }
     }
@@ -250,7 +277,11 @@ pub fn map_weights(tensors: &TensorMap, arch: &Arch, source: &str) -> Result<Mod
             var: taker.take(v, &[c])?,
         };
         if let Some(bad) = conv.var.iter().position(|&x| x < 0.0) {
-            return Err(Error::tensor(source, v.as_str(), format!("negative variance at channel {bad}")));
+            return Err(Error::tensor(
+                source,
+                v.as_str(),
+                format!("negative variance at channel {bad}"),
+            ));
         }
         convs.push(conv);
     }
@@ -264,7 +295,13 @@ pub fn map_weights(tensors: &TensorMap, arch: &Arch, source: &str) -> Result<Mod
                 format!("expected a 1-D bias [classes], found {:?}", t.shape),
             ))
         }
-        None => return Err(Error::tensor(source, bk, "missing (the FC bias gives the class count)")),
+        None => {
+            return Err(Error::tensor(
+                source,
+                bk,
+                "missing (the FC bias gives the class count)",
+            ))
+        }
     };
     let features = arch.features();
     let fc_weight = if scheme == Scheme::Torch {
@@ -287,7 +324,10 @@ pub fn map_weights(tensors: &TensorMap, arch: &Arch, source: &str) -> Result<Mod
         return Err(Error::tensor(
             source,
             extra.as_str(),
-            format!("unexpected tensor: not part of {} (weights of another architecture?)", arch.name),
+            format!(
+                "unexpected tensor: not part of {} (weights of another architecture?)",
+                arch.name
+            ),
         ));
     }
     Ok(ModelWeights {

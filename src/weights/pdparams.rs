@@ -54,7 +54,9 @@ pub fn parse_pdparams(bytes: &[u8], path_for_messages: &Path) -> Result<TensorMa
     let top = vm.run().map_err(format_error)?;
     vm.into_tensors(top).map_err(|e| match e {
         Extract::Format(reason) => format_error(reason),
-        Extract::Tensor(name, reason) => Error::tensor(path_for_messages.display().to_string(), name, reason),
+        Extract::Tensor(name, reason) => {
+            Error::tensor(path_for_messages.display().to_string(), name, reason)
+        }
     })
 }
 
@@ -163,15 +165,20 @@ enum Global {
     Dtype,
     /// `_codecs.encode`: how protocol 2 spells bytes.
     CodecsEncode,
+    /// `bytes()`: how protocol 2 spells empty bytes (the data of a zero-size array).
+    EmptyBytes,
     OrderedDict,
 }
 
 fn resolve_global(module: &str, name: &str) -> std::result::Result<Global, String> {
     match (module, name) {
-        ("numpy.core.multiarray" | "numpy._core.multiarray", "_reconstruct") => Ok(Global::Reconstruct),
+        ("numpy.core.multiarray" | "numpy._core.multiarray", "_reconstruct") => {
+            Ok(Global::Reconstruct)
+        }
         ("numpy", "ndarray") => Ok(Global::NdArray),
         ("numpy", "dtype") => Ok(Global::Dtype),
         ("_codecs", "encode") => Ok(Global::CodecsEncode),
+        ("__builtin__" | "builtins", "bytes") => Ok(Global::EmptyBytes),
         ("collections", "OrderedDict") => Ok(Global::OrderedDict),
         _ => Err(format!(
             "refusing global `{module}.{name}`: only numpy array globals are allowed \
@@ -187,7 +194,7 @@ enum Value<'a> {
     None,
     Bool(bool),
     Int(i64),
-    Float(f64),
+    Float,
     Str(&'a str),
     Bytes(&'a [u8]),
     /// `_codecs.encode(s, 'latin1')`: bytes whose values are the code points of `s`.
@@ -202,7 +209,7 @@ impl Value<'_> {
             Value::None => "None",
             Value::Bool(_) => "a bool",
             Value::Int(_) => "an int",
-            Value::Float(_) => "a float",
+            Value::Float => "a float",
             Value::Str(_) => "a str",
             Value::Bytes(_) | Value::Latin1(_) => "bytes",
             Value::Global(_) => "a global",
@@ -217,7 +224,10 @@ enum Object<'a> {
     Dict(Vec<(Value<'a>, Value<'a>)>),
     Set(Vec<Value<'a>>),
     /// `numpy.dtype(code, ...)`; the byte order arrives with its BUILD.
-    Dtype { code: &'a str, byteorder: char },
+    Dtype {
+        code: &'a str,
+        byteorder: char,
+    },
     Array(ArrayState),
 }
 
@@ -261,6 +271,9 @@ struct Machine<'a> {
     marks: Vec<usize>,
     memo: HashMap<u32, Value<'a>>,
     objects: Vec<Object<'a>>,
+    /// Bytes of array data still allowed to be decoded: the file's size. Arrays that share one
+    /// buffer through the memo could otherwise make us scan and allocate without bound.
+    data_budget: usize,
 }
 
 impl<'a> Machine<'a> {
@@ -272,6 +285,7 @@ impl<'a> Machine<'a> {
             marks: Vec::new(),
             memo: HashMap::new(),
             objects: Vec::new(),
+            data_budget: data.len(),
         }
     }
 
@@ -286,17 +300,20 @@ impl<'a> Machine<'a> {
             };
             self.pos += 1;
             match self.step(op) {
-                Ok(true) => return self.pop(),
-                Ok(false) => {}
+                Ok(Some(top)) => return Ok(top),
+                Ok(None) => {}
                 Err(reason) => {
-                    return Err(format!("{reason} (opcode {} at offset {offset})", opcode_name(op)))
+                    return Err(match opcode_name(op) {
+                        "unknown" => format!("{reason} at offset {offset}"),
+                        name => format!("{reason} (opcode {name} at offset {offset})"),
+                    })
                 }
             }
         }
     }
 
-    /// Executes one opcode; `Ok(true)` at STOP.
-    fn step(&mut self, op: u8) -> Step<bool> {
+    /// Executes one opcode; at STOP, returns the pickled object.
+    fn step(&mut self, op: u8) -> Step<Option<Value<'a>>> {
         match op {
             PROTO => {
                 let version = self.read_u8()?;
@@ -313,7 +330,7 @@ impl<'a> Machine<'a> {
                     ));
                 }
             }
-            STOP => return Ok(true),
+            STOP => return self.pop().map(Some),
             MARK => {
                 if self.marks.len() >= MAX_MARKS {
                     return Err(format!("more than {MAX_MARKS} nested MARKs"));
@@ -337,7 +354,8 @@ impl<'a> Machine<'a> {
                     _ => self.read_u64()?,
                 };
                 let raw = self.read_bytes(len)?;
-                let s = std::str::from_utf8(raw).map_err(|e| format!("string is not valid UTF-8: {e}"))?;
+                let s = std::str::from_utf8(raw)
+                    .map_err(|e| format!("string is not valid UTF-8: {e}"))?;
                 self.push(Value::Str(s))?;
             }
             // Python 2 `str`: raw bytes (numpy under Python 2 pickled array data this way).
@@ -407,9 +425,10 @@ impl<'a> Machine<'a> {
                 let raw = self.read_bytes(len.into())?;
                 self.push(Value::Int(long_to_i64(raw)?))?;
             }
+            // Floats never matter for arrays; only their 8 bytes are skipped.
             BINFLOAT => {
-                let raw = self.read_array::<8>()?;
-                self.push(Value::Float(f64::from_be_bytes(raw)))?;
+                self.read_array::<8>()?;
+                self.push(Value::Float)?;
             }
             NONE => self.push(Value::None)?,
             NEWTRUE => self.push(Value::Bool(true))?,
@@ -465,7 +484,7 @@ impl<'a> Machine<'a> {
             }
             _ => return Err(format!("unknown or unsupported opcode 0x{op:02x}")),
         }
-        Ok(false)
+        Ok(None)
     }
 
     // --- reading the file -------------------------------------------------------------------
@@ -567,7 +586,10 @@ impl<'a> Machine<'a> {
         if self.stack.len() <= self.frame_floor() {
             return Err("stack underflow".into());
         }
-        self.stack.last().copied().ok_or_else(|| "stack underflow".into())
+        self.stack
+            .last()
+            .copied()
+            .ok_or_else(|| "stack underflow".into())
     }
 
     /// Pops everything above the innermost MARK, and the MARK.
@@ -621,7 +643,10 @@ impl<'a> Machine<'a> {
 
     fn reduce(&mut self, callable: Value<'a>, args: Value<'a>) -> Step<Value<'a>> {
         let Value::Global(global) = callable else {
-            return Err(format!("REDUCE calls {}, not an allowed global", callable.kind()));
+            return Err(format!(
+                "REDUCE calls {}, not an allowed global",
+                callable.kind()
+            ));
         };
         // Values are Copy; copying the (short) argument list frees `self` for new objects.
         let args = self.tuple_items(args, "REDUCE's argument list")?.to_vec();
@@ -630,21 +655,31 @@ impl<'a> Machine<'a> {
             (Global::Reconstruct, [Value::Global(Global::NdArray), ..]) => {
                 self.new_object(Object::Array(ArrayState::Empty))
             }
-            (Global::Reconstruct, _) => Err("_reconstruct of something other than numpy.ndarray".into()),
+            (Global::Reconstruct, _) => {
+                Err("_reconstruct of something other than numpy.ndarray".into())
+            }
             (Global::Dtype, [Value::Str(code), ..]) => self.new_object(Object::Dtype {
                 code,
                 byteorder: '=',
             }),
             (Global::Dtype, _) => Err("numpy.dtype without a type code".into()),
             (Global::CodecsEncode, [Value::Str(text), Value::Str(encoding)]) => {
-                match encoding.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+                match encoding
+                    .to_ascii_lowercase()
+                    .replace(['-', '_'], "")
+                    .as_str()
+                {
                     "latin1" | "iso88591" | "l1" => Ok(Value::Latin1(text)),
                     "utf8" => Ok(Value::Bytes(text.as_bytes())),
-                    _ => Err(format!("_codecs.encode with unsupported encoding '{encoding}'")),
+                    _ => Err(format!(
+                        "_codecs.encode with unsupported encoding '{encoding}'"
+                    )),
                 }
             }
             (Global::CodecsEncode, [Value::Str(text)]) => Ok(Value::Bytes(text.as_bytes())),
             (Global::CodecsEncode, _) => Err("_codecs.encode of something other than a str".into()),
+            (Global::EmptyBytes, []) => Ok(Value::Bytes(&[])),
+            (Global::EmptyBytes, _) => Err("bytes() with arguments is not supported".into()),
             (Global::OrderedDict, []) => self.new_object(Object::Dict(Vec::new())),
             (Global::OrderedDict, _) => Err("OrderedDict with arguments is not supported".into()),
             (Global::NdArray, _) => Err("calling numpy.ndarray directly is not supported".into()),
@@ -681,13 +716,18 @@ impl<'a> Machine<'a> {
 
     /// Fills an array from numpy's `ndarray.__setstate__` state:
     /// `(version, shape, dtype, is_fortran, raw_bytes)` or the older form without `version`.
-    fn build_array(&self, state: Value<'a>) -> Step<ArrayState> {
+    fn build_array(&mut self, state: Value<'a>) -> Step<ArrayState> {
         let state = self.tuple_items(state, "array state")?;
         let (shape, dtype, fortran, raw) = match *state {
             [Value::Int(_), shape, dtype, fortran, raw] | [shape, dtype, fortran, raw] => {
                 (shape, dtype, fortran, raw)
             }
-            _ => return Err(format!("array state has {} items, expected 4 or 5", state.len())),
+            _ => {
+                return Err(format!(
+                    "array state has {} items, expected 4 or 5",
+                    state.len()
+                ))
+            }
         };
         let shape = self
             .tuple_items(shape, "array shape")?
@@ -710,11 +750,19 @@ impl<'a> Machine<'a> {
                 "dtype '{byteorder}{code}' is not supported (float, int, uint and bool are)"
             )));
         };
-        let raw_len = match raw {
-            Value::Bytes(b) => b.len(),
-            Value::Latin1(s) => s.chars().count(),
-            other => return Err(format!("array data is {}, not bytes (an object array?)", other.kind())),
+        // Protocol 2 holds the data as a str whose code points are the bytes.
+        let (cost, raw_bytes, latin1) = match raw {
+            Value::Bytes(b) => (b.len(), b, None),
+            Value::Latin1(s) => (s.len(), &[][..], Some(s)),
+            other => {
+                return Err(format!(
+                    "array data is {}, not bytes (an object array?)",
+                    other.kind()
+                ))
+            }
         };
+        self.charge(cost)?;
+        let raw_len = latin1.map_or(cost, char_count);
         // Compare sizes before allocating anything: the data already lies in the file.
         let needed = element_count(&shape).and_then(|n| n.checked_mul(dtype.itemsize()));
         if needed != Some(raw_len) {
@@ -724,12 +772,11 @@ impl<'a> Machine<'a> {
                 dtype.name()
             )));
         }
-        let bytes: Cow<'a, [u8]> = match raw {
-            Value::Latin1(s) => Cow::Owned(latin1_bytes(s)?),
-            Value::Bytes(b) => Cow::Borrowed(b),
-            _ => Cow::Borrowed(&[]),
+        let bytes: Cow<'a, [u8]> = match latin1 {
+            Some(s) => Cow::Owned(latin1_bytes(s)?),
+            None => Cow::Borrowed(raw_bytes),
         };
-        let mut data = dtype.to_f32(&bytes);
+        let mut data = dtype.decode(&bytes);
         if fortran {
             data = fortran_to_c(&data, &shape);
         }
@@ -738,6 +785,14 @@ impl<'a> Machine<'a> {
             data,
             stored_dtype: dtype.name(),
         })))
+    }
+
+    fn charge(&mut self, bytes: usize) -> Step<()> {
+        self.data_budget = self
+            .data_budget
+            .checked_sub(bytes)
+            .ok_or("arrays hold more data than the file (one buffer shared by many arrays?)")?;
+        Ok(())
     }
 
     // --- the result ---------------------------------------------------------------------------
@@ -769,17 +824,26 @@ impl<'a> Machine<'a> {
                 continue; // a non-array entry such as `StructuredToParameterName@@`
             };
             let Value::Str(name) = key else {
-                return Err(Extract::Format(format!("an array is stored under {}, not a str key", key.kind())));
+                return Err(Extract::Format(format!(
+                    "an array is stored under {}, not a str key",
+                    key.kind()
+                )));
             };
             let tensor = match std::mem::replace(state, ArrayState::Taken(name.to_string())) {
                 ArrayState::Built(tensor) => *tensor,
                 ArrayState::Taken(first) => match tensors.get(&first) {
-                    Some(t) => t.clone(),
+                    Some(t) => {
+                        self.charge(t.len()).map_err(Extract::Format)?;
+                        t.clone()
+                    }
                     None => return Err(Extract::Format(format!("array of `{name}` lost"))),
                 },
                 ArrayState::Bad(reason) => return Err(Extract::Tensor(name.to_string(), reason)),
                 ArrayState::Empty => {
-                    return Err(Extract::Tensor(name.to_string(), "array was never filled (no BUILD)".into()))
+                    return Err(Extract::Tensor(
+                        name.to_string(),
+                        "array was never filled (no BUILD)".into(),
+                    ))
                 }
             };
             tensors.insert(name.to_string(), tensor);
@@ -788,13 +852,37 @@ impl<'a> Machine<'a> {
     }
 }
 
-/// The bytes of `_codecs.encode(s, 'latin1')`.
+/// The bytes of `_codecs.encode(s, 'latin1')`. Decoded from the UTF-8 directly (code points up
+/// to U+00FF take one or two bytes), as protocol-2 files hold all their array data this way.
 fn latin1_bytes(s: &str) -> Step<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len());
-    for c in s.chars() {
-        out.push(u8::try_from(c).map_err(|_| format!("array data holds U+{:04X}, not a latin-1 byte", c as u32))?);
+    let mut bytes = s.as_bytes().iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            0..=0x7f => out.push(b),
+            0xc2 | 0xc3 => {
+                let next = bytes.next().copied().unwrap_or(0);
+                out.push((b & 0x03) << 6 | (next & 0x3f));
+            }
+            _ => {
+                let at = s.len() - bytes.as_slice().len() - 1;
+                let c = s
+                    .get(at..)
+                    .and_then(|rest| rest.chars().next())
+                    .unwrap_or('?');
+                return Err(format!(
+                    "array data holds U+{:04X}, not a latin-1 byte",
+                    c as u32
+                ));
+            }
+        }
     }
     Ok(out)
+}
+
+/// The number of code points of `s` (UTF-8 bytes that do not continue a sequence).
+fn char_count(s: &str) -> usize {
+    s.bytes().filter(|&b| (b as i8) >= -0x40).count()
 }
 
 /// LONG1's little-endian two's-complement integer, if it fits in an i64.

@@ -42,7 +42,10 @@ pub fn parse_safetensors(bytes: &[u8], path_for_messages: &Path) -> Result<Tenso
             return Err(Error::tensor(
                 &source,
                 name,
-                format!("shape {shape:?} does not match its {} bytes of {dtype:?}", raw.len()),
+                format!(
+                    "shape {shape:?} does not match its {} bytes of {dtype:?}",
+                    raw.len()
+                ),
             ));
         }
         tensors.insert(
@@ -82,5 +85,5 @@ fn convert(dtype: Dtype, raw: &[u8]) -> Option<Vec<f32>> {
         _ => return None,
     };
     let dtype = NumpyDtype::new(&format!("{code}{size}"), '<')?;
-    Some(dtype.to_f32(raw))
+    Some(dtype.decode(raw))
 }

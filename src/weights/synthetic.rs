@@ -56,7 +56,9 @@ pub fn synthetic_weights(arch: &Arch, classes: usize, seed: u64) -> ModelWeights
         arch: *arch,
         stage1,
         convs,
-        fc_weight: (0..features * classes).map(|_| rng.uniform() * fc_scale).collect(),
+        fc_weight: (0..features * classes)
+            .map(|_| rng.uniform() * fc_scale)
+            .collect(),
         fc_bias: (0..classes).map(|_| rng.uniform() * 0.1).collect(),
         classes,
         source: format!("synthetic(seed={seed})"),

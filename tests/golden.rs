@@ -1,0 +1,43 @@
+//! Both golden cases (../shared/golden) end to end against PaddlePaddle's own logits.
+//! FP32: max |ours - paddle| <= 1e-3 x max |paddle logit| (the README's tolerance) and the same
+//! top-5 order per image.
+
+mod common;
+
+use common::*;
+use gpu_resnet::npy::read_npy_f32;
+use gpu_resnet::weights::load_weights;
+use gpu_resnet::{arch, Model, Storage};
+
+/// Runs a golden case; returns (max relative error, our logits, paddle's logits).
+pub fn run_golden(model: &str, storage: Storage) -> (f64, Vec<f32>, Vec<f32>) {
+    let spec = arch::resolve(model).unwrap();
+    let weights = load_weights(&golden(&format!("{model}.pdparams")), &spec.arch).unwrap();
+    let input = read_npy_f32(&golden(&format!("{model}.input.npy"))).unwrap();
+    let want = read_npy_f32(&golden(&format!("{model}.logits.npy"))).unwrap();
+    let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3]);
+    let model = Model::new(ctx(), &weights, storage).unwrap();
+    let got = model.plan(n, h, w).unwrap().run(&input.data).unwrap();
+    (rel_err(&got, &want.data), got, want.data)
+}
+
+fn check_fp32(model: &str) {
+    let (err, got, want) = run_golden(model, Storage::F32);
+    assert!(err <= 1e-3, "{model}: max relative error {err:.2e}");
+    let classes = want.len() / 2;
+    for i in 0..2 {
+        let row = |v: &[f32]| top_k(&v[i * classes..(i + 1) * classes], 5);
+        assert_eq!(row(&got), row(&want), "{model} image {i}: top-5 differs");
+    }
+    eprintln!("{model} fp32: max |ours - paddle| / max |paddle| = {err:.2e}");
+}
+
+#[test]
+fn resnet18_vd_matches_paddle_fp32() {
+    check_fp32("ResNet18_vd");
+}
+
+#[test]
+fn resnet50_vd_matches_paddle_fp32() {
+    check_fp32("ResNet50_vd");
+}

@@ -1,0 +1,203 @@
+//! Every kernel family against the CPU reference (`gpu_resnet::reference`), on the shapes the
+//! models use and on awkward ones (1x1 maps, channel counts not a multiple of 4, odd sizes,
+//! batch 3), in FP32 and both FP16 modes.
+//!
+//! Tolerances are relative to the output's scale (max |reference|):
+//! - FP32: 2e-5. f32 rounding (2^-24) accumulated over K <= 4608 terms grows like sqrt(K)
+//!   (~70x), i.e. ~1e-5 at worst; 2e-5 leaves margin but is far below any indexing or layout bug
+//!   (those give errors of order 1).
+//! - FP16 packed (f16 storage, f32 math): inputs, weights and outputs are each rounded once to
+//!   f16, so the error is a few units of f16's roundoff: 4 x 2^-11 (~2e-3).
+//! - FP16 native (f16 math too): each of the K accumulations rounds to f16, a random walk that
+//!   grows like sqrt(K): (4 + sqrt(K)) x 2^-11.
+
+mod common;
+
+use common::*;
+use gpu_resnet::arch::{ConvLayer, ConvRole};
+use gpu_resnet::kernels::once::{conv_once, head_once, max_pool_once};
+use gpu_resnet::reference::{self, Activation};
+use gpu_resnet::weights::synthetic::Rng;
+use gpu_resnet::Storage;
+
+fn layer(cin: usize, cout: usize, kernel: usize, stride: usize, avg_pool_input: bool) -> ConvLayer {
+    ConvLayer {
+        name: format!("test {kernel}x{kernel}/{stride} {cin}->{cout}"),
+        role: ConvRole::Stem(0),
+        cin,
+        cout,
+        kernel,
+        stride,
+        avg_pool_input,
+    }
+}
+
+fn storages() -> Vec<Storage> {
+    let mut s = vec![Storage::F32, Storage::F16Packed];
+    if ctx().has(wgpu::Features::SHADER_F16) {
+        s.push(Storage::F16Native);
+    }
+    s
+}
+
+fn tolerance(storage: Storage, k: usize) -> f64 {
+    match storage {
+        Storage::F32 => 2e-5,
+        Storage::F16Packed => 4.0 * F16_EPS,
+        Storage::F16Native => (4.0 + (k as f64).sqrt()) * F16_EPS,
+    }
+}
+
+/// (cin, cout, kernel, stride, avg_pool, n, h, w, residual, relu)
+type Case = (
+    usize,
+    usize,
+    usize,
+    usize,
+    bool,
+    usize,
+    usize,
+    usize,
+    bool,
+    bool,
+);
+
+const CONV_CASES: &[Case] = &[
+    // shapes the models use
+    (3, 64, 7, 2, false, 1, 32, 32, false, true), // plain stem
+    (3, 32, 3, 2, false, 2, 30, 30, false, true), // deep stem, first conv
+    (32, 64, 3, 1, false, 1, 15, 15, false, true), // deep stem, last conv
+    (64, 64, 1, 1, false, 2, 14, 14, false, true), // bottleneck 1x1 reduce
+    (64, 256, 1, 1, false, 1, 14, 14, true, true), // bottleneck 1x1 expand + residual
+    (128, 128, 3, 2, false, 1, 14, 14, false, true), // stride-2 3x3
+    (256, 512, 1, 2, false, 1, 14, 14, false, false), // plain stride-2 projection
+    (256, 512, 1, 1, true, 1, 14, 14, false, false), // vd projection (avg pool folded in)
+    (512, 512, 3, 1, false, 1, 7, 7, true, true), // basic block second conv, 7x7 map
+    // awkward ones
+    (8, 12, 3, 1, false, 3, 5, 7, true, true), // batch 3, odd sizes, cout % 8 != 0
+    (5, 6, 3, 2, false, 1, 1, 1, false, true), // 1x1 map, channels not a multiple of 4
+    (16, 8, 1, 1, true, 2, 7, 9, false, false), // vd pool on odd sizes (ceil mode, partial windows)
+    (16, 16, 1, 1, true, 1, 1, 1, true, true), // vd pool of a 1x1 map
+    (4, 4, 7, 2, false, 1, 3, 2, false, false), // kernel larger than the map
+];
+
+#[test]
+fn conv_matches_reference_on_model_and_odd_shapes() {
+    let mut rng = Rng::new(11);
+    let mut failures = Vec::new();
+    for &(cin, cout, k, s, avg, n, h, w, with_res, relu) in CONV_CASES {
+        let l = layer(cin, cout, k, s, avg);
+        let x = random_activation(&mut rng, n, cin, h, w);
+        let p = random_conv_bn(&mut rng, cout, cin, k);
+        let want_plain = reference::conv_bn(&x, &l, &p, relu && !with_res);
+        let res =
+            with_res.then(|| random_activation(&mut rng, n, cout, want_plain.h, want_plain.w));
+        let want = match &res {
+            Some(r) => {
+                let sum = reference::add_relu(&reference::conv_bn(&x, &l, &p, false), r);
+                if relu {
+                    sum
+                } else {
+                    unreachable!("residual cases always use ReLU")
+                }
+            }
+            None => want_plain,
+        };
+        for storage in storages() {
+            let got =
+                conv_once(ctx(), storage, &l, &x, &p, res.as_ref(), relu).expect("conv dispatch");
+            assert_eq!(
+                (got.n, got.c, got.h, got.w),
+                (want.n, want.c, want.h, want.w),
+                "{}",
+                l.name
+            );
+            let err = rel_err(&got.data, &want.data);
+            let tol = tolerance(storage, cin * k * k);
+            if err > tol {
+                failures.push(format!(
+                    "{} n{n} {h}x{w} res={with_res} {}: rel err {err:.2e} > {tol:.2e}",
+                    l.name,
+                    storage.name()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "conv mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn conv_detects_a_wrong_weight() {
+    // The comparison itself must be able to fail: perturb one weight and expect a mismatch.
+    let mut rng = Rng::new(5);
+    let l = layer(16, 16, 3, 1, false);
+    let x = random_activation(&mut rng, 1, 16, 6, 6);
+    let p = random_conv_bn(&mut rng, 16, 16, 3);
+    let want = reference::conv_bn(&x, &l, &p, false);
+    let mut wrong = p.clone();
+    wrong.weight[100] += 0.5;
+    let got = conv_once(ctx(), Storage::F32, &l, &x, &wrong, None, false).unwrap();
+    assert!(rel_err(&got.data, &want.data) > 1e-3);
+}
+
+#[test]
+fn max_pool_matches_reference() {
+    let mut rng = Rng::new(3);
+    for &(n, c, h, w) in &[(1, 64, 112, 112), (3, 8, 7, 5), (1, 4, 1, 1), (2, 12, 2, 3)] {
+        let mut x = random_activation(&mut rng, n, c, h, w);
+        // negative values too: padding must never win
+        x.data.iter_mut().for_each(|v| *v -= 0.75);
+        let want = reference::max_pool_3x3s2(&x);
+        for storage in storages() {
+            let got = max_pool_once(ctx(), storage, &x).unwrap();
+            assert_eq!((got.h, got.w), (want.h, want.w));
+            let tol = if storage == Storage::F32 {
+                0.0
+            } else {
+                F16_EPS
+            };
+            let err = rel_err(&got.data, &want.data);
+            assert!(
+                err <= tol,
+                "max pool {n}x{c}x{h}x{w} {}: rel err {err:.2e}",
+                storage.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn head_matches_reference() {
+    let mut rng = Rng::new(9);
+    // (n, features, h, w, classes): ImageNet heads, a fine-tuned head, odd sizes
+    for &(n, c, h, w, classes) in &[
+        (2, 2048, 7, 7, 1000),
+        (1, 512, 7, 7, 1000),
+        (3, 512, 1, 1, 10),
+        (1, 8, 3, 2, 7),
+        (2, 2048, 10, 10, 102),
+    ] {
+        let x: Activation = random_activation(&mut rng, n, c, h, w);
+        let fc_w: Vec<f32> = (0..c * classes).map(|_| rng.uniform() * 0.05).collect();
+        let fc_b: Vec<f32> = (0..classes).map(|_| rng.uniform()).collect();
+        let want = reference::head(&x, &fc_w, &fc_b);
+        for storage in storages() {
+            let got = head_once(ctx(), storage, &x, &fc_w, &fc_b).unwrap();
+            let tol = match storage {
+                Storage::F32 => 2e-5,
+                // f16 storage of features and weights; sums stay f32 in this kernel
+                _ => 4.0 * F16_EPS,
+            };
+            let err = rel_err(&got, &want);
+            assert!(
+                err <= tol,
+                "head {n}x{c}x{h}x{w}->{classes} {}: rel err {err:.2e} > {tol:.2e}",
+                storage.name()
+            );
+        }
+    }
+}
