@@ -32,7 +32,10 @@ impl Tile {
     /// `tn4` shrinks to divide the layer's channel groups.
     pub fn for_layer(cout: usize) -> Tile {
         let c4 = cout.div_ceil(4) as u32;
-        let tn4 = [2u32, 1].into_iter().find(|t| c4.is_multiple_of(*t)).unwrap_or(1);
+        let tn4 = [2u32, 1]
+            .into_iter()
+            .find(|t| c4.is_multiple_of(*t))
+            .unwrap_or(1);
         Tile { tm: 8, tn4 }
     }
 }

@@ -37,7 +37,7 @@ pub fn parse_tensors(bytes: &[u8], path_for_messages: &Path) -> Result<TensorMap
             path: path_for_messages.to_path_buf(),
             format: "weights",
             reason: format!(
-                "{}, neither a PaddlePaddle .pdparams pickle nor a safetensors file",
+                "it is {}, not a PaddlePaddle .pdparams pickle or a safetensors file",
                 other.describe()
             ),
         }),
@@ -57,17 +57,17 @@ pub(crate) enum Sniffed {
 }
 
 impl Sniffed {
-    /// A phrase for error messages.
+    /// A phrase for error messages, after "it is".
     pub(crate) fn describe(self) -> &'static str {
         match self {
             Sniffed::Pickle => "a pickle",
             Sniffed::Safetensors => "a safetensors file",
-            Sniffed::Empty => "the file is empty",
+            Sniffed::Empty => "empty",
             // PyTorch's `torch.save` writes zip archives.
             Sniffed::Zip => "a zip archive (a PyTorch checkpoint? convert it to safetensors)",
             Sniffed::Npy => "a numpy .npy array",
             Sniffed::Png => "a PNG image",
-            Sniffed::Unknown => "of an unrecognised format",
+            Sniffed::Unknown => "of an unknown format",
         }
     }
 }

@@ -47,7 +47,7 @@ pub fn parse_pdparams(bytes: &[u8], path_for_messages: &Path) -> Result<TensorMa
     if bytes.first() != Some(&PROTO) {
         let what = super::sniff(bytes).describe();
         return Err(format_error(format!(
-            "not a pickle: it does not start with the PROTO opcode 0x80 ({what})"
+            "not a pickle (it does not start with the PROTO opcode 0x80; it is {what})"
         )));
     }
     let mut vm = Machine::new(bytes);
