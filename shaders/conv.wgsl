@@ -25,6 +25,11 @@ override AVG_POOL: bool = false;
 override RESIDUAL: bool = false;
 override RELU: bool = false;
 override WG: u32 = 64u;
+// Which GEMM axis neighbouring invocations walk along. Along N (false): they share input pixels
+// and stream different weights (best when activations dominate the traffic). Along M (true):
+// they share weights, which are then read once per group (best for deep layers whose weights
+// dwarf a small feature map).
+override M_FAST: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<S4>;
@@ -40,11 +45,18 @@ fn main(
 ) {
     let t = (wid.y * groups.x + wid.x) * WG + lid;
     let n_tiles = p.out_c4 / TN4; // the host guarantees out_c4 % TN4 == 0
-    let m0 = (t / n_tiles) * TM;
-    if (m0 >= p.m_total) {
+    let m_tiles = (p.m_total + TM - 1u) / TM;
+    var tile_m = t / n_tiles;
+    var tile_n = t % n_tiles;
+    if (M_FAST) {
+        tile_m = t % m_tiles;
+        tile_n = t / m_tiles;
+    }
+    if (tile_m >= m_tiles || tile_n >= n_tiles) {
         return;
     }
-    let co4 = (t % n_tiles) * TN4;
+    let m0 = tile_m * TM;
+    let co4 = tile_n * TN4;
 
     // Decode the TM output pixels (clamped: extra lanes compute a duplicate, never stored).
     var img: array<u32, TM>;
