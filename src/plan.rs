@@ -545,15 +545,32 @@ impl Plan {
                 self.input_len()
             )));
         }
+        self.ctx
+            .queue
+            .write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
+        self.run_prepared(|_, _| {})
+    }
+
+    /// The plan's input buffer: float32 NCHW `[batch, 3, height, width]`, STORAGE | COPY_DST.
+    /// A preprocessing kernel can write it directly (see `run_prepared`).
+    pub fn input_buffer(&self) -> &wgpu::Buffer {
+        &self.input
+    }
+
+    /// Run with `prepare` recording commands that fill the input buffer (e.g. a GPU
+    /// preprocessing dispatch) into the same encoder, before the plan's pass: still one submit.
+    pub fn run_prepared(
+        &self,
+        prepare: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
+    ) -> Result<(Vec<f32>, RunTiming)> {
         let ctx = &self.ctx;
         ctx.scoped("inference", || {
-            ctx.queue
-                .write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
             let mut encoder = ctx
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("inference"),
                 });
+            prepare(&mut encoder, &self.input);
             {
                 let ts = self.timestamps.as_ref();
                 let pass_writes =

@@ -17,25 +17,46 @@ fn check(ctx: &GpuContext, model: &str, storage: Storage) -> f64 {
     let spec = arch::resolve(model).unwrap();
     let weights = load_weights(&golden(&format!("{model}.pdparams")), &spec.arch).unwrap();
     let input = read_npy_f32(&golden(&format!("{model}.input.npy"))).unwrap();
-    let want = read_npy_f32(&golden(&format!("{model}.logits.npy"))).unwrap().data;
+    let want = read_npy_f32(&golden(&format!("{model}.logits.npy")))
+        .unwrap()
+        .data;
     let m = Model::new(ctx, &weights, storage).unwrap();
     let got = m.plan(2, 224, 224).unwrap().run(&input.data).unwrap();
     let err = rel_err(&got, &want);
     assert!(err <= 2e-2, "{model} {}: rel err {err:.2e}", storage.name());
     for i in 0..2 {
-        let (g, w) = (&got[i * 1000..(i + 1) * 1000], &want[i * 1000..(i + 1) * 1000]);
+        let (g, w) = (
+            &got[i * 1000..(i + 1) * 1000],
+            &want[i * 1000..(i + 1) * 1000],
+        );
         let (tg, tw) = (top_k(g, 5), top_k(w, 5));
-        assert_eq!(tg[0], tw[0], "{model} {} image {i}: top-1 differs", storage.name());
+        assert_eq!(
+            tg[0],
+            tw[0],
+            "{model} {} image {i}: top-1 differs",
+            storage.name()
+        );
         let shared = tg.iter().filter(|c| tw.contains(c)).count();
-        assert!(shared >= 4, "{model} {} image {i}: top-5 {tg:?} vs {tw:?}", storage.name());
+        assert!(
+            shared >= 4,
+            "{model} {} image {i}: top-5 {tg:?} vs {tw:?}",
+            storage.name()
+        );
     }
-    eprintln!("{model} {} on {}: max rel err {err:.3e}", storage.name(), ctx.describe());
+    eprintln!(
+        "{model} {} on {}: max rel err {err:.3e}",
+        storage.name(),
+        ctx.describe()
+    );
     err
 }
 
 #[test]
 fn native_f16_matches_paddle() {
-    assert!(ctx().has(wgpu::Features::SHADER_F16), "lavapipe exposes SHADER_F16");
+    assert!(
+        ctx().has(wgpu::Features::SHADER_F16),
+        "lavapipe exposes SHADER_F16"
+    );
     check(ctx(), "ResNet18_vd", Storage::F16Native);
     check(ctx(), "ResNet50_vd", Storage::F16Native);
 }
@@ -50,7 +71,10 @@ fn packed_f16_forced_on_vulkan_matches_paddle() {
 fn packed_f16_is_the_gl_adapters_path_and_matches_paddle() {
     let gl = gl_ctx();
     assert!(!gl.has(wgpu::Features::SHADER_F16));
-    assert_eq!(choose_storage(gl, Precision::F16, F16Mode::Auto).unwrap(), Storage::F16Packed);
+    assert_eq!(
+        choose_storage(gl, Precision::F16, F16Mode::Auto).unwrap(),
+        Storage::F16Packed
+    );
     match choose_storage(gl, Precision::F16, F16Mode::Native) {
         Err(Error::Unsupported { what, .. }) => assert!(what.contains("SHADER_F16")),
         other => panic!("native f16 on GL must be refused, got {other:?}"),
@@ -64,7 +88,9 @@ fn fp32_on_the_gl_adapter_matches_paddle() {
     let spec = arch::resolve("ResNet18_vd").unwrap();
     let weights = load_weights(&golden("ResNet18_vd.pdparams"), &spec.arch).unwrap();
     let input = read_npy_f32(&golden("ResNet18_vd.input.npy")).unwrap();
-    let want = read_npy_f32(&golden("ResNet18_vd.logits.npy")).unwrap().data;
+    let want = read_npy_f32(&golden("ResNet18_vd.logits.npy"))
+        .unwrap()
+        .data;
     let m = Model::new(gl_ctx(), &weights, Storage::F32).unwrap();
     let got = m.plan(2, 224, 224).unwrap().run(&input.data).unwrap();
     assert!(rel_err(&got, &want) <= 1e-3);
@@ -77,8 +103,16 @@ fn values_beyond_f16_range_are_reported_not_turned_into_inf() {
     // A BN with a tiny variance scales the folded weights past 65504.
     w.convs[4].var.iter_mut().take(3).for_each(|v| *v = 1e-12);
     w.convs[4].gamma.iter_mut().take(3).for_each(|g| *g = 1e4);
-    let e = Model::new(ctx(), &w, Storage::F16Packed).err().expect("must refuse");
+    let e = Model::new(ctx(), &w, Storage::F16Packed)
+        .err()
+        .expect("must refuse");
     let text = e.to_string();
-    assert!(text.contains("blocks.1.conv0") && text.contains("outside f16's range"), "{text}");
-    assert!(Model::new(ctx(), &w, Storage::F32).is_ok(), "fp32 holds them");
+    assert!(
+        text.contains("blocks.1.conv0") && text.contains("outside f16's range"),
+        "{text}"
+    );
+    assert!(
+        Model::new(ctx(), &w, Storage::F32).is_ok(),
+        "fp32 holds them"
+    );
 }
