@@ -25,11 +25,6 @@ override AVG_POOL: bool = false;
 override RESIDUAL: bool = false;
 override RELU: bool = false;
 override WG: u32 = 64u;
-// Which GEMM axis neighbouring invocations walk along. Along N (false): they share input pixels
-// and stream different weights (best when activations dominate the traffic). Along M (true):
-// they share weights, which are then read once per group (best for deep layers whose weights
-// dwarf a small feature map).
-override M_FAST: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<S4>;
@@ -40,19 +35,16 @@ override M_FAST: bool = false;
 @compute @workgroup_size(WG)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let t = (wid.y * groups.x + wid.x) * WG + lid;
-    let n_tiles = p.out_c4 / TN4; // the host guarantees out_c4 % TN4 == 0
+    // A workgroup serves one tile of output channels (workgroup_id.y) and WG tiles of pixels.
+    // The channel tile is uniform across the workgroup, so every weight load is too: compilers
+    // that track uniformity (lavapipe's included) load each weight once and broadcast it, and
+    // real GPUs serve the workgroup's weight reads from one cache line.
     let m_tiles = (p.m_total + TM - 1u) / TM;
-    var tile_m = t / n_tiles;
-    var tile_n = t % n_tiles;
-    if (M_FAST) {
-        tile_m = t % m_tiles;
-        tile_n = t / m_tiles;
-    }
-    if (tile_m >= m_tiles || tile_n >= n_tiles) {
+    let tile_m = wid.x * WG + lid;
+    let tile_n = wid.y;
+    if (tile_m >= m_tiles) {
         return;
     }
     let m0 = tile_m * TM;
@@ -118,8 +110,10 @@ fn main(
                              + ld(src[base[m][1] + ci4]) * tap_w[m][1]
                              + ld(src[base[m][2] + ci4]) * tap_w[m][2]
                              + ld(src[base[m][3] + ci4]) * tap_w[m][3];
+                    } else if (PAD == 0u) {
+                        x[m] = ld(src[base[m][0] + ci4]); // 1x1: every tap is inside
                     } else {
-                        x[m] = ld(src[base[m][0] + ci4]) * tap_w[m][0];
+                        x[m] = select(vec4<CT>(0.0), ld(src[base[m][0] + ci4]), tap_w[m][0] != CT(0.0));
                     }
                 }
                 let w_at = (k_row + ci4 * 4u) * p.out_c4 + co4;

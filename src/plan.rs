@@ -341,7 +341,18 @@ impl Plan {
                                 res_buf,
                                 slots[slot_of[output]].clone(),
                             ],
-                            groups: groups_for(variant.workgroups(m_total, out_c4))?,
+                            groups: {
+                                let (x, y) = variant.workgroups(m_total, out_c4);
+                                if x > max_groups || y > max_groups {
+                                    return Err(Error::Limit {
+                                        limit: "max_compute_workgroups_per_dimension",
+                                        what: format!("conv `{}` at batch {batch}", layer.name),
+                                        needed: x.max(y) as u64,
+                                        allowed: max_groups as u64,
+                                    });
+                                }
+                                (x, y, 1)
+                            },
                         });
                     }
                     Op::MaxPool { input: src, output } => {

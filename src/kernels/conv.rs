@@ -25,14 +25,12 @@ pub struct ConvParams {
 pub struct Tile {
     pub tm: u32,
     pub tn4: u32,
-    /// Neighbouring invocations walk along M (share weights) rather than N (share pixels).
-    pub m_fast: bool,
 }
 
 impl Tile {
-    /// 8 pixels x 8 channels, neighbours along M: the fastest of the shapes measured on
-    /// lavapipe (ResNet50 batch 1: 417 ms vs 518 ms along N, 448 ms for 4x16, 825 ms for 8x16,
-    /// which spills). `tn4` shrinks to divide the layer's channel groups.
+    /// 8 pixels x 8 channels: the fastest of the shapes measured on lavapipe (ResNet50 batch 1,
+    /// before weight loads were made workgroup-uniform: 417 ms vs 448 ms for 4x16, 515 ms for
+    /// 16x4 and 825 ms for 8x16, which spills). `tn4` shrinks to divide the channel groups.
     pub fn for_layer(cout: usize) -> Tile {
         let c4 = cout.div_ceil(4) as u32;
         let tn4 = [2u32, 1]
@@ -42,7 +40,6 @@ impl Tile {
         Tile {
             tm: 8,
             tn4,
-            m_fast: true,
         }
     }
 }
@@ -87,13 +84,13 @@ impl ConvVariant {
             .with("RESIDUAL", self.residual as u32 as f64)
             .with("RELU", self.relu as u32 as f64)
             .with("WG", WORKGROUP as f64)
-            .with("M_FAST", self.tile.m_fast as u32 as f64)
     }
 
-    /// Workgroups for an output of `m_total` pixels and `out_c4` channel groups.
-    pub fn workgroups(&self, m_total: u32, out_c4: u32) -> u32 {
-        let invocations = m_total.div_ceil(self.tile.tm) * (out_c4 / self.tile.tn4);
-        invocations.div_ceil(WORKGROUP)
+    /// The workgroup grid for `m_total` output pixels and `out_c4` channel groups:
+    /// x covers pixel tiles, y channel tiles (one per workgroup).
+    pub fn workgroups(&self, m_total: u32, out_c4: u32) -> (u32, u32) {
+        let m_tiles = m_total.div_ceil(self.tile.tm);
+        (m_tiles.div_ceil(WORKGROUP), out_c4 / self.tile.tn4)
     }
 }
 

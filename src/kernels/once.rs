@@ -169,17 +169,13 @@ pub fn conv_once(
         .map(|r| storage.encode(&to_nhwc4(r)))
         .unwrap_or_default();
     let out_bytes = m_total as u64 * out_c4 as u64 * storage.bytes_per_4();
-    let g = grid(
-        variant.workgroups(m_total, out_c4),
-        ctx.limits.max_compute_workgroups_per_dimension,
-    );
     let bytes = dispatch_once(
         ctx,
         &variant.specialization(storage),
         bytemuck::bytes_of(&params),
         &[storage.encode(&to_nhwc4(x)), storage.encode(&laid), res],
         out_bytes,
-        (g.0, g.1),
+        variant.workgroups(m_total, out_c4),
     )?;
     Ok(from_nhwc4(
         &decode(storage, &bytes),
