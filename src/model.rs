@@ -38,8 +38,20 @@ impl Precision {
 }
 
 /// The storage the kernels use for a precision on this device.
+///
+/// FP16 `native` stores f16 in native types (SHADER_F16); whether the arithmetic is f16 or f32
+/// is decided per adapter by measuring both FMA rates once (`kernels::peak`), since some
+/// adapters (CPU rasterisers, older GPUs) run f16 math slower than f32. `packed` stores f16
+/// pairs in u32 and computes in f32 on any adapter. `auto` is native where SHADER_F16 exists.
 pub fn choose_storage(ctx: &GpuContext, precision: Precision, mode: F16Mode) -> Result<Storage> {
     let native = ctx.has(wgpu::Features::SHADER_F16);
+    let native_storage = || -> Result<Storage> {
+        Ok(if kernels::peak::f16_math_is_faster(ctx)? {
+            Storage::F16Native
+        } else {
+            Storage::F16Mixed
+        })
+    };
     Ok(match (precision, mode) {
         (Precision::F32, _) => Storage::F32,
         (Precision::F16, F16Mode::Packed) => Storage::F16Packed,
@@ -49,10 +61,10 @@ pub fn choose_storage(ctx: &GpuContext, precision: Precision, mode: F16Mode) -> 
                 what: "the SHADER_F16 feature that --f16-mode native needs (use --f16-mode packed or auto)".into(),
             })
         }
-        (Precision::F16, F16Mode::Native) => Storage::F16Native,
+        (Precision::F16, F16Mode::Native) => native_storage()?,
         (Precision::F16, F16Mode::Auto) => {
             if native {
-                Storage::F16Native
+                native_storage()?
             } else {
                 Storage::F16Packed
             }
@@ -92,7 +104,7 @@ impl Model {
     /// Fold, lay out and upload `weights` once.
     pub fn new(ctx: &GpuContext, weights: &ModelWeights, storage: Storage) -> Result<Model> {
         ctx.check_requirements()?;
-        if storage == Storage::F16Native && !ctx.has(wgpu::Features::SHADER_F16) {
+        if storage.needs_shader_f16() && !ctx.has(wgpu::Features::SHADER_F16) {
             return Err(Error::Unsupported {
                 adapter: ctx.describe(),
                 what: "the SHADER_F16 feature (native f16 storage)".into(),

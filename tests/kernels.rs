@@ -6,7 +6,7 @@
 //! - FP32: 2e-5. f32 rounding (2^-24) accumulated over K <= 4608 terms grows like sqrt(K)
 //!   (~70x), i.e. ~1e-5 at worst; 2e-5 leaves margin but is far below any indexing or layout bug
 //!   (those give errors of order 1).
-//! - FP16 packed (f16 storage, f32 math): inputs, weights and outputs are each rounded once to
+//! - FP16 packed or native-f32math (f16 storage, f32 math): inputs, weights and outputs are each rounded once to
 //!   f16, so the error is a few units of f16's roundoff: 4 x 2^-11 (~2e-3).
 //! - FP16 native (f16 math too): each of the K accumulations rounds to f16, a random walk that
 //!   grows like sqrt(K): (4 + sqrt(K)) x 2^-11.
@@ -36,6 +36,7 @@ fn storages() -> Vec<Storage> {
     let mut s = vec![Storage::F32, Storage::F16Packed];
     if ctx().has(wgpu::Features::SHADER_F16) {
         s.push(Storage::F16Native);
+        s.push(Storage::F16Mixed);
     }
     s
 }
@@ -43,7 +44,7 @@ fn storages() -> Vec<Storage> {
 fn tolerance(storage: Storage, k: usize) -> f64 {
     match storage {
         Storage::F32 => 2e-5,
-        Storage::F16Packed => 4.0 * F16_EPS,
+        Storage::F16Packed | Storage::F16Mixed => 4.0 * F16_EPS,
         Storage::F16Native => (4.0 + (k as f64).sqrt()) * F16_EPS,
     }
 }

@@ -59,7 +59,7 @@ fn translate(spec: &Specialization, storage: Storage) -> Result<(), String> {
         .map_err(|e| format!("HLSL: {e}"))?;
     // wgpu's GL backend never exposes SHADER_F16, so native f16 never reaches GLSL: the packed
     // path is what GL runs.
-    if storage != Storage::F16Native {
+    if !storage.needs_shader_f16() {
         let mut glsl = String::new();
         let options = naga::back::glsl::Options {
             version: naga::back::glsl::Version::Embedded {
@@ -92,7 +92,12 @@ fn translate(spec: &Specialization, storage: Storage) -> Result<(), String> {
 fn every_specialisation_validates_and_cross_compiles() {
     let mut failures = Vec::new();
     let mut count = 0;
-    for storage in [Storage::F32, Storage::F16Packed, Storage::F16Native] {
+    for storage in [
+        Storage::F32,
+        Storage::F16Packed,
+        Storage::F16Native,
+        Storage::F16Mixed,
+    ] {
         for spec in used_specializations(storage) {
             count += 1;
             if let Err(e) = translate(&spec, storage) {
@@ -104,6 +109,16 @@ fn every_specialisation_validates_and_cross_compiles() {
                 ));
             }
         }
+    }
+    for storage in [Storage::F32, Storage::F16Native] {
+        count += 1;
+        if let Err(e) = translate(&gpu_resnet::kernels::peak::fma_spec(storage, 64), storage) {
+            failures.push(format!("peak fma [{}]: {e}", storage.name()));
+        }
+    }
+    count += 1;
+    if let Err(e) = translate(&gpu_resnet::kernels::peak::copy_spec(), Storage::F32) {
+        failures.push(format!("peak copy: {e}"));
     }
     assert!(count > 30, "only {count} specialisations enumerated");
     assert!(

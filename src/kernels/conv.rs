@@ -37,10 +37,7 @@ impl Tile {
             .into_iter()
             .find(|t| c4.is_multiple_of(*t))
             .unwrap_or(1);
-        Tile {
-            tm: 8,
-            tn4,
-        }
+        Tile { tm: 8, tn4 }
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod conv;
 pub mod head;
 pub mod once;
+pub mod peak;
 pub mod pool;
 pub mod preprocess;
 
@@ -19,16 +20,25 @@ pub enum Storage {
     F32,
     /// f16 storage and arithmetic (`enable f16;`, needs SHADER_F16).
     F16Native,
+    /// f16 storage in native f16 types, f32 arithmetic (needs SHADER_F16): for adapters whose
+    /// f16 arithmetic is slower than f32 (lavapipe: 28 vs 104 GFLOP/s), where conversions on
+    /// load/store are cheap but unpacking u32 pairs is not.
+    F16Mixed,
     /// f16 storage as pairs packed in u32, f32 arithmetic: runs on every adapter.
     F16Packed,
 }
 
 impl Storage {
+    /// Whether the kernels need the SHADER_F16 feature.
+    pub fn needs_shader_f16(self) -> bool {
+        matches!(self, Storage::F16Native | Storage::F16Mixed)
+    }
+
     /// Bytes of one group of 4 channels.
     pub fn bytes_per_4(self) -> u64 {
         match self {
             Storage::F32 => 16,
-            Storage::F16Native | Storage::F16Packed => 8,
+            Storage::F16Native | Storage::F16Mixed | Storage::F16Packed => 8,
         }
     }
 
@@ -36,6 +46,7 @@ impl Storage {
         match self {
             Storage::F32 => "fp32",
             Storage::F16Native => "fp16-native",
+            Storage::F16Mixed => "fp16-native-f32math",
             Storage::F16Packed => "fp16-packed",
         }
     }
@@ -54,6 +65,11 @@ impl Storage {
                  fn ld(v: S4) -> vec4<CT> { return v; }\n\
                  fn st(v: vec4<CT>) -> S4 { return v; }\n"
             }
+            Storage::F16Mixed => {
+                "enable f16;\nalias CT = f32;\nalias S4 = vec4<f16>;\n\
+                 fn ld(v: S4) -> vec4<CT> { return vec4<f32>(v); }\n\
+                 fn st(v: vec4<CT>) -> S4 { return vec4<f16>(v); }\n"
+            }
             Storage::F16Packed => {
                 "alias CT = f32;\nalias S4 = vec2<u32>;\n\
                  fn ld(v: S4) -> vec4<CT> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }\n\
@@ -67,7 +83,7 @@ impl Storage {
     pub fn encode(self, values: &[f32]) -> Vec<u8> {
         match self {
             Storage::F32 => bytemuck::cast_slice(values).to_vec(),
-            Storage::F16Native | Storage::F16Packed => {
+            Storage::F16Native | Storage::F16Mixed | Storage::F16Packed => {
                 let halves: Vec<half::f16> =
                     values.iter().map(|&v| half::f16::from_f32(v)).collect();
                 bytemuck::cast_slice(&halves).to_vec()

@@ -52,7 +52,7 @@ pub fn from_nhwc4(data: &[f32], n: usize, c: usize, h: usize, w: usize) -> Activ
 fn decode(storage: Storage, bytes: &[u8]) -> Vec<f32> {
     match storage {
         Storage::F32 => bytemuck::pod_collect_to_vec(bytes),
-        Storage::F16Native | Storage::F16Packed => {
+        Storage::F16Native | Storage::F16Mixed | Storage::F16Packed => {
             let h: Vec<half::f16> = bytemuck::pod_collect_to_vec(bytes);
             h.into_iter().map(f32::from).collect()
         }
