@@ -1,0 +1,101 @@
+//! Embedding: the engine on a device a host application created with its own (default) limits
+//! and no optional features gives the same logits as on our own device; a device too small for
+//! a plan gets an error naming the limit.
+
+mod common;
+
+use common::*;
+use gpu_resnet::weights::synthetic_weights;
+use gpu_resnet::{arch, Error, GpuContext, Model, Storage};
+
+fn host_device(limits: wgpu::Limits) -> GpuContext {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::VULKAN,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let adapter =
+        pollster::block_on(instance.request_adapter(&Default::default())).expect("lavapipe");
+    let info = adapter.get_info();
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("host renderer"),
+        required_features: wgpu::Features::empty(),
+        required_limits: limits,
+        ..Default::default()
+    }))
+    .expect("device");
+    GpuContext::from_device(device, queue, info)
+}
+
+#[test]
+fn a_borrowed_device_gives_the_same_logits() {
+    let a = arch::find_arch("ResNet18_vd").unwrap();
+    let w = synthetic_weights(&a, 1000, 5);
+    let x: Vec<f32> = (0..2 * 3 * 48 * 48)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let ours = Model::new(ctx(), &w, Storage::F32)
+        .unwrap()
+        .plan(2, 48, 48)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    let host = host_device(wgpu::Limits::default());
+    assert!(
+        !host.has(wgpu::Features::SHADER_F16),
+        "the host did not enable f16"
+    );
+    let theirs = Model::new(&host, &w, Storage::F32)
+        .unwrap()
+        .plan(2, 48, 48)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    assert_eq!(ours, theirs);
+    // FP16 on a device without SHADER_F16 takes the packed path
+    let storage =
+        gpu_resnet::choose_storage(&host, gpu_resnet::Precision::F16, gpu_resnet::F16Mode::Auto)
+            .unwrap();
+    assert_eq!(storage, Storage::F16Packed);
+    let half = Model::new(&host, &w, storage)
+        .unwrap()
+        .plan(2, 48, 48)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    assert!(rel_err(&half, &ours) < 2e-2);
+}
+
+#[test]
+fn a_device_too_small_for_the_plan_names_the_limit() {
+    let limits = wgpu::Limits {
+        max_storage_buffer_binding_size: 16 << 20,
+        ..wgpu::Limits::default()
+    };
+    let host = host_device(limits);
+    let a = arch::find_arch("ResNet50").unwrap();
+    let w = synthetic_weights(&a, 1000, 5);
+    let model = Model::new(&host, &w, Storage::F32).unwrap();
+    match model.plan(8, 224, 224) {
+        Err(Error::Limit {
+            limit,
+            needed,
+            allowed,
+            ..
+        }) => {
+            assert_eq!(limit, "max_storage_buffer_binding_size");
+            assert!(needed > allowed);
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a 16 MiB binding limit cannot hold ResNet50's batch-8 activations"),
+    }
+    // A too-small device for the kernels themselves
+    let tiny = host_device(wgpu::Limits {
+        max_storage_buffers_per_shader_stage: 2,
+        ..wgpu::Limits::downlevel_webgl2_defaults()
+    });
+    let e = Model::new(&tiny, &w, Storage::F32)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("max_storage_buffers_per_shader_stage"), "{e}");
+}
