@@ -1,20 +1,31 @@
 //! `gpu-resnet bench` and `gpu-resnet peak`: the seed's latency tables on this adapter, per-layer
-//! profiles, and the adapter's own FMA / bandwidth ceilings to judge them against.
+//! profiles, the seed's latency-vs-FLOPs curve, and the adapter's own FMA / bandwidth ceilings
+//! to judge them against. Tables in `table.rs`, `--profile` in `profile.rs`, `--plot` in
+//! `plot.rs`.
+
+mod plot;
+mod profile;
+mod table;
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::arch::{self, ModelSpec};
+pub use plot::PlotX;
+pub use table::seed_headers;
+
+use crate::arch::{self, Graph, ModelSpec, Stage1Shortcut};
 use crate::cli::DeviceArgs;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::{self, Specialization, Storage};
+use crate::kernels::{self, Storage};
 use crate::model::{choose_storage, F16Mode, Model, Precision};
-use crate::seed::{seed_latency, SEED_LATENCY};
+use crate::plan;
+use crate::seed::SEED_LATENCY;
 use crate::weights::synthetic::{synthetic_weights, Rng};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -63,6 +74,16 @@ pub struct BenchArgs {
     /// Per-layer breakdown of the first model, batch and precision.
     #[arg(long)]
     pub profile: bool,
+    /// Draw latency against FLOPs (or params) to this .svg or .png file: one point per model,
+    /// one line per batch size and precision.
+    #[arg(long, value_name = "FILE.svg|FILE.png", conflicts_with = "profile")]
+    pub plot: Option<PathBuf>,
+    /// The plot's x axis.
+    #[arg(long, value_enum, default_value_t = PlotX::Flops)]
+    pub plot_x: PlotX,
+    /// Square input side instead of each model's crop (smaller for quick runs and tests).
+    #[arg(long, hide = true)]
+    pub size: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -97,18 +118,23 @@ impl Stats {
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchResult {
     pub model: String,
+    pub arch: &'static str,
     pub precision: &'static str,
     pub storage: &'static str,
     pub batch: usize,
     pub crop: u32,
     pub resize_short: u32,
+    /// The side of the square input that ran: the crop unless `--size` says otherwise.
+    pub input_size: u32,
     pub wall_ms: Stats,
     pub gpu_ms: Option<Stats>,
     pub samples_ms: Vec<f64>,
     /// Achieved GFLOP/s from the GPU median where measured, else from the wall median.
     pub gflops: f64,
     pub fraction_of_peak: Option<f64>,
+    /// FLOPs of one run (the whole batch).
     pub flops: u64,
+    pub params: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -124,10 +150,10 @@ pub struct AdapterReport {
 }
 
 #[derive(Serialize)]
-struct Report {
+struct Report<'a> {
     adapter: AdapterReport,
     engine: String,
-    results: Vec<BenchResult>,
+    results: &'a [BenchResult],
 }
 
 /// Measured ceilings of the adapter.
@@ -138,117 +164,23 @@ pub struct Peak {
     pub bandwidth_gbs: f64,
 }
 
-fn time_dispatch(
-    ctx: &GpuContext,
-    spec: &Specialization,
-    groups: u32,
-    count: u32,
-    bytes: u64,
-) -> Result<f64> {
-    let cache = kernels::PipelineCache::default();
-    let kernel = cache.get(&ctx.device, spec);
-    let make = |usage| {
-        ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("peak"),
-            size: bytes.max(16),
-            usage,
-            mapped_at_creation: false,
-        })
-    };
-    let src = make(wgpu::BufferUsages::STORAGE);
-    let dst = make(wgpu::BufferUsages::STORAGE);
-    let uniform = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("peak params"),
-        size: 16,
-        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    ctx.queue
-        .write_buffer(&uniform, 0, bytemuck::cast_slice(&[count, 0, 0, 0]));
-    let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("peak"),
-        layout: &kernel.layout,
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: uniform.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: src.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 2,
-                resource: dst.as_entire_binding(),
-            },
-        ],
-    });
-    let grid = kernels::grid(groups, ctx.limits.max_compute_workgroups_per_dimension);
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&kernel.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(grid.0, grid.1, grid.2);
-        }
-        let start = Instant::now();
-        ctx.queue.submit([enc.finish()]);
-        ctx.wait()?;
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    Ok(best)
-}
-
 /// FMA throughput (f32, and f16 where SHADER_F16 exists) and copy bandwidth of the adapter.
 pub fn measure_peak(ctx: &GpuContext) -> Result<Peak> {
-    ctx.scoped("peak measurement", || {
-        let groups = 1024u32;
-        let wg = 64u32;
-        let iters = 1024u32;
-        let fma = |storage: Storage| -> Result<f64> {
-            let spec = Specialization::new(
-                "peak",
-                "fma_peak",
-                storage.prelude(),
-                include_str!("../shaders/peak.wgsl"),
-                1,
-            )
-            .with("ITERS", iters as f64)
-            .with("WG", wg as f64);
-            let threads = (groups * wg) as u64;
-            let secs = time_dispatch(ctx, &spec, groups, threads as u32, threads * 16)?;
-            Ok((threads * iters as u64 * 8 * 4 * 2) as f64 / secs / 1e9)
-        };
-        let fp32 = fma(Storage::F32)?;
-        let fp16 = if ctx.has(wgpu::Features::SHADER_F16) {
-            Some(fma(Storage::F16Native)?)
-        } else {
-            None
-        };
-        let count = 4u32 << 20; // 4 Mi vec4 = 64 MiB each way
-        let bytes = count as u64 * 16;
-        let limit = ctx.limits.max_storage_buffer_binding_size;
-        let count = if bytes > limit {
-            (limit / 16) as u32
-        } else {
-            count
-        };
-        let spec = Specialization::new(
-            "peak",
-            "copy",
-            Storage::F32.prelude(),
-            include_str!("../shaders/peak.wgsl"),
-            1,
-        )
-        .with("WG", wg as f64);
-        let secs = time_dispatch(ctx, &spec, count.div_ceil(wg), count, count as u64 * 16)?;
-        Ok(Peak {
-            fp32_gflops: fp32,
-            fp16_gflops: fp16,
-            bandwidth_gbs: 2.0 * count as f64 * 16.0 / secs / 1e9,
-        })
+    let (groups, iters) = (1024, 1024);
+    let fp16_gflops = if ctx.has(wgpu::Features::SHADER_F16) {
+        Some(kernels::peak::fma_gflops(
+            ctx,
+            Storage::F16Native,
+            groups,
+            iters,
+        )?)
+    } else {
+        None
+    };
+    Ok(Peak {
+        fp32_gflops: kernels::peak::fma_gflops(ctx, Storage::F32, groups, iters)?,
+        fp16_gflops,
+        bandwidth_gbs: kernels::peak::copy_gbs(ctx)?,
     })
 }
 
@@ -275,35 +207,13 @@ pub fn synthetic_input(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.uniform() * 2.0).collect()
 }
 
-struct Progress {
-    total: usize,
-    done: usize,
-    start: Instant,
+/// The side of the square input a model runs at: `--size`, else the seed's crop.
+fn input_size(spec: &ModelSpec, args: &BenchArgs) -> usize {
+    args.size.map_or(spec.crop as usize, |s| s as usize)
 }
 
-impl Progress {
-    fn step(&mut self, what: &str) {
-        self.done += 1;
-        let width = 30;
-        let filled = width * self.done / self.total.max(1);
-        eprint!(
-            "\r[{}{}] {}/{} {:>6.0}s {:<48}",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            self.done,
-            self.total,
-            self.start.elapsed().as_secs_f64(),
-            what
-        );
-        let _ = std::io::stderr().flush();
-    }
-
-    fn finish(&self) {
-        eprintln!();
-    }
-}
-
-pub fn bench(args: BenchArgs) -> Result<()> {
+/// Argument errors, found before the adapter is touched.
+fn check_args(args: &BenchArgs) -> Result<Vec<ModelSpec>> {
     let names = if args.models.is_empty() {
         default_models()
     } else {
@@ -311,7 +221,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     };
     let specs: Vec<ModelSpec> = names
         .iter()
-        .map(|n| arch::resolve(n))
+        .map(|n| arch::resolve(n.trim()))
         .collect::<Result<_>>()?;
     if args.batch.is_empty() || args.batch.contains(&0) {
         return Err(Error::Input("--batch needs sizes of at least 1".into()));
@@ -319,37 +229,93 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     if args.iters == 0 {
         return Err(Error::Input("--iters must be at least 1".into()));
     }
-    let ctx = args.device.context()?;
-    let peak = measure_peak(&ctx)?;
-    if args.profile {
-        return profile(
-            &ctx,
-            &specs[0],
-            args.batch[0],
-            args.precision[0],
-            args.f16_mode,
-            &args,
-            &peak,
-        );
+    if let Some(s) = args.size {
+        if !Graph::valid_input(s as usize, s as usize) {
+            return Err(Error::Input(format!("--size {s} is outside 1..=8192")));
+        }
     }
-    let mut progress = Progress {
-        total: specs.len() * args.precision.len() * args.batch.len(),
-        done: 0,
-        start: Instant::now(),
-    };
-    let mut results = Vec::new();
-    for spec in &specs {
-        let weights = synthetic_weights(&spec.arch, 1000, 0);
-        for &precision in &args.precision {
-            let storage = choose_storage(&ctx, precision, args.f16_mode)?;
-            let model = Model::new(&ctx, &weights, storage)?;
-            for &batch in &args.batch {
-                progress.step(&format!("{} {} batch {batch}", spec.name, storage.name()));
-                results.push(time_config(&model, spec, precision, batch, &args, &peak)?);
+    if args.max_seconds.is_nan() || args.max_seconds <= 0.0 {
+        return Err(Error::Input("--max-seconds must be above 0".into()));
+    }
+    if let Some(path) = &args.plot {
+        plot::check_path(path)?;
+    }
+    Ok(specs)
+}
+
+/// The device limits of the configurations to run, checked before anything is uploaded or run,
+/// so that an impossible batch fails at once, naming the limit, not after minutes of timing.
+fn check_limits(
+    ctx: &GpuContext,
+    specs: &[ModelSpec],
+    batches: &[usize],
+    precisions: &[Precision],
+    args: &BenchArgs,
+) -> Result<()> {
+    for spec in specs {
+        let size = input_size(spec, args);
+        // Synthetic weights use PaddleClas's stage-1 projection; the class count does not
+        // change activation sizes.
+        let graph = spec
+            .arch
+            .graph(size, size, 1000, Stage1Shortcut::Projection);
+        for &precision in precisions {
+            // Every f16 storage keeps 2 bytes per value; which one will run does not matter.
+            let storage = match precision {
+                Precision::F32 => Storage::F32,
+                Precision::F16 => Storage::F16Packed,
+            };
+            for &batch in batches {
+                plan::check_limits(&graph, batch, storage, &ctx.limits)?;
             }
         }
     }
-    progress.finish();
+    Ok(())
+}
+
+/// A bar on stderr (indicatif hides it when stderr is not a terminal); stdout carries only the
+/// table.
+fn progress_bar(total: usize) -> ProgressBar {
+    let style = ProgressStyle::with_template("[{bar:30}] {pos}/{len} {elapsed:>4} {msg}")
+        .map(|s| s.progress_chars("#>-"))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = ProgressBar::new(total as u64).with_style(style);
+    // One configuration can take many seconds on a CPU adapter: keep the clock moving.
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    let specs = check_args(&args)?;
+    let ctx = args.device.context()?;
+    if args.profile {
+        // Only the first configuration is profiled.
+        check_limits(
+            &ctx,
+            &specs[..1],
+            &args.batch[..1],
+            &args.precision[..1],
+            &args,
+        )?;
+        let needs = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        if !ctx.has(needs) {
+            return Err(Error::Unsupported {
+                adapter: ctx.describe(),
+                what: "TIMESTAMP_QUERY_INSIDE_PASSES, which --profile needs for per-dispatch times"
+                    .into(),
+            });
+        }
+    } else {
+        check_limits(&ctx, &specs, &args.batch, &args.precision, &args)?;
+    }
+    let progress = progress_bar(specs.len() * args.precision.len() * args.batch.len());
+    // The bar is cleared on errors too, so that the message starts on a clean line.
+    let timed = run_all(&ctx, &specs, &args, &progress);
+    progress.finish_and_clear();
+    let (peak, results) = match timed? {
+        Timed::Profiled => return Ok(()),
+        Timed::Table(peak, results) => (peak, results),
+    };
     let adapter = AdapterReport {
         name: ctx.info.name.clone(),
         backend: format!("{:?}", ctx.info.backend),
@@ -360,22 +326,75 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         timestamps: ctx.has(wgpu::Features::TIMESTAMP_QUERY),
         fp32_peak_gflops: peak.fp32_gflops,
     };
+    let title = format!(
+        "gpu-resnet on {} ({}), {}",
+        adapter.name,
+        adapter.backend,
+        args.size
+            .map_or("the seed's crop sizes".into(), |s| format!("{s}x{s} input"))
+    );
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&Report {
             adapter,
             engine: format!("gpu-resnet {}", env!("CARGO_PKG_VERSION")),
-            results,
+            results: &results,
         })
-        .expect("plain data serialises"),
-        Format::Csv => csv(&results),
-        Format::Md => markdown(&adapter, &specs, &args, &results),
+        .map_err(|e| Error::Input(format!("serialising the report: {e}")))?,
+        Format::Csv => table::csv(&results),
+        Format::Md => table::markdown(&adapter, &specs, &args, &results),
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e)),
-        None => {
-            println!("{text}");
-            Ok(())
+    // The table first: a plot that cannot be written must not lose minutes of measurements.
+    emit(&text, args.output.as_deref())?;
+    match &args.plot {
+        Some(path) => plot::plot(path, args.plot_x, &title, &results),
+        None => Ok(()),
+    }
+}
+
+enum Timed {
+    /// `--profile` printed its own table.
+    Profiled,
+    Table(Peak, Vec<BenchResult>),
+}
+
+/// The peak measurement, then every configuration (or the profile), advancing `progress`.
+fn run_all(
+    ctx: &GpuContext,
+    specs: &[ModelSpec],
+    args: &BenchArgs,
+    progress: &ProgressBar,
+) -> Result<Timed> {
+    progress.set_message("measuring the adapter's FMA peak and bandwidth");
+    let peak = measure_peak(ctx)?;
+    if args.profile {
+        profile::profile(ctx, &specs[0], args, &peak, progress)?;
+        return Ok(Timed::Profiled);
+    }
+    let mut results = Vec::new();
+    for spec in specs {
+        let weights = synthetic_weights(&spec.arch, 1000, 0);
+        for &precision in &args.precision {
+            let storage = choose_storage(ctx, precision, args.f16_mode)?;
+            let model = Model::new(ctx, &weights, storage)?;
+            for &batch in &args.batch {
+                progress.set_message(format!("{} {} batch {batch}", spec.name, storage.name()));
+                results.push(time_config(&model, spec, precision, batch, args, &peak)?);
+                progress.inc(1);
+            }
         }
+    }
+    Ok(Timed::Table(peak, results))
+}
+
+/// The report, to `--output` or stdout; a reader that stops early (`| head`) is not an error.
+fn emit(text: &str, output: Option<&Path>) -> Result<()> {
+    let text = format!("{}\n", text.trim_end());
+    match output {
+        Some(path) => std::fs::write(path, text).map_err(|e| Error::io(path, e)),
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
+            _ => Ok(()),
+        },
     }
 }
 
@@ -387,7 +406,7 @@ fn time_config(
     args: &BenchArgs,
     peak: &Peak,
 ) -> Result<BenchResult> {
-    let size = spec.crop as usize;
+    let size = input_size(spec, args);
     let plan = model.plan(batch, size, size)?;
     let input = synthetic_input(plan.input_len(), 1);
     for _ in 0..args.warmup {
@@ -396,17 +415,19 @@ fn time_config(
     let mut wall = Vec::new();
     let mut gpu = Vec::new();
     let budget = Instant::now();
-    while wall.len() < args.iters
-        && (wall.is_empty() || budget.elapsed().as_secs_f64() < args.max_seconds)
-    {
+    // At least one timed run, then more while iterations and the time budget last.
+    loop {
         let start = Instant::now();
         let (_, timing) = plan.run_timed(&input)?;
         wall.push(start.elapsed().as_secs_f64() * 1e3);
         if let Some(g) = timing.gpu_ms {
             gpu.push(g);
         }
+        if wall.len() >= args.iters || budget.elapsed().as_secs_f64() >= args.max_seconds {
+            break;
+        }
     }
-    let wall_ms = Stats::of(&wall).expect("at least one timed run");
+    let wall_ms = Stats::of(&wall).expect("the loop times at least one run");
     let gpu_ms = Stats::of(&gpu);
     let best_ms = gpu_ms.as_ref().map_or(wall_ms.median, |g| g.median);
     let gflops = plan.flops() as f64 / (best_ms * 1e-3) / 1e9;
@@ -416,265 +437,19 @@ fn time_config(
     };
     Ok(BenchResult {
         model: spec.name.clone(),
+        arch: spec.arch.name,
         precision: precision.name(),
         storage: model.storage.name(),
         batch,
         crop: spec.crop,
         resize_short: spec.resize_short,
+        input_size: size as u32,
         wall_ms,
         gpu_ms,
         samples_ms: wall,
         gflops,
         fraction_of_peak: peak_here.map(|p| gflops / p),
         flops: plan.flops(),
+        params: spec.arch.params(1000),
     })
-}
-
-fn csv(results: &[BenchResult]) -> String {
-    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak\n");
-    for r in results {
-        out += &format!(
-            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{}\n",
-            r.model,
-            r.precision,
-            r.storage,
-            r.batch,
-            r.crop,
-            r.resize_short,
-            r.wall_ms.median,
-            r.wall_ms.min,
-            r.wall_ms.p90,
-            r.gpu_ms
-                .as_ref()
-                .map_or("".into(), |g| format!("{:.3}", g.median)),
-            r.gflops,
-            r.fraction_of_peak.map_or("".into(), |f| format!("{f:.4}"))
-        );
-    }
-    out.trim_end().to_string()
-}
-
-/// The seed's column headers, in its order.
-pub fn seed_headers() -> Vec<String> {
-    let mut h = vec![
-        "Models".to_string(),
-        "Crop Size".into(),
-        "Resize Short Size".into(),
-    ];
-    for p in ["FP16", "FP32"] {
-        for b in [1, 4, 8] {
-            h.push(format!("{p} Batch Size={b} (ms)"));
-        }
-    }
-    h
-}
-
-fn seed_figure(compare: CompareWith, model: &str, precision: &str, batch: usize) -> Option<f64> {
-    let s = seed_latency(model)?;
-    let idx = [1, 4, 8].iter().position(|&b| b == batch)?;
-    let row = match (compare, precision) {
-        (CompareWith::V100, "fp32") => s.v100_fp32,
-        (CompareWith::T4, "fp16") => s.t4_fp16,
-        (CompareWith::T4, "fp32") => s.t4_fp32,
-        _ => None,
-    }?;
-    Some(row[idx])
-}
-
-/// Which figure of a result a table shows.
-type PickMs = fn(&BenchResult) -> Option<f64>;
-
-fn markdown(
-    adapter: &AdapterReport,
-    specs: &[ModelSpec],
-    args: &BenchArgs,
-    results: &[BenchResult],
-) -> String {
-    let mut out = String::new();
-    out += &format!(
-        "# gpu-resnet bench: {} ({}, {}",
-        adapter.name, adapter.backend, adapter.device_type
-    );
-    if !adapter.driver.is_empty() {
-        out += &format!(", driver {} {}", adapter.driver, adapter.driver_info);
-    }
-    out += &format!("), gpu-resnet {}\n\n", env!("CARGO_PKG_VERSION"));
-    let storages: Vec<&str> = results
-        .iter()
-        .filter(|r| r.precision == "fp16")
-        .map(|r| r.storage)
-        .collect();
-    out += &format!(
-        "Synthetic weights; median of up to {} runs after {} warm-up. Adapter FP32 FMA peak {:.1} GFLOP/s (`gpu-resnet peak`). FP16 path: {}.\n\n",
-        args.iters,
-        args.warmup,
-        adapter.fp32_peak_gflops,
-        storages.first().copied().unwrap_or("not run")
-    );
-    let tables: [(&str, PickMs); 2] = [
-        (
-            "GPU time per inference (ms): timestamp queries around the whole plan",
-            |r| r.gpu_ms.as_ref().map(|g| g.median),
-        ),
-        (
-            "Wall time per inference (ms): upload + submit + wait + read-back",
-            |r| Some(r.wall_ms.median),
-        ),
-    ];
-    for (title, pick) in tables {
-        out += &format!("## {title}\n\n");
-        if let Some(c) = args.compare {
-            out += &format!("Each cell: ours (seed's {:?} figure, ours / seed).\n\n", c);
-        }
-        out += &format!("| {} |\n", seed_headers().join(" | "));
-        out += &format!("|{}\n", "---|".repeat(9));
-        for spec in specs {
-            let mut cells = vec![
-                spec.name.clone(),
-                spec.crop.to_string(),
-                spec.resize_short.to_string(),
-            ];
-            for p in ["fp16", "fp32"] {
-                for b in [1, 4, 8] {
-                    let r = results
-                        .iter()
-                        .find(|r| r.model == spec.name && r.precision == p && r.batch == b);
-                    let cell = match r {
-                        None => "-".to_string(),
-                        Some(r) => match pick(r) {
-                            None => "n/a".to_string(),
-                            Some(ms) => {
-                                let seed =
-                                    args.compare.and_then(|c| seed_figure(c, &spec.name, p, b));
-                                match seed {
-                                    Some(s) => format!("{ms:.2} ({s}, {:.1}x)", ms / s),
-                                    None => format!("{ms:.2}"),
-                                }
-                            }
-                        },
-                    };
-                    cells.push(cell);
-                }
-            }
-            out += &format!("| {} |\n", cells.join(" | "));
-        }
-        out += "\n";
-    }
-    out += "## Throughput (GFLOP/s achieved, % of the adapter's FMA peak)\n\n";
-    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s | % of peak |\n|---|---|---|---|---|---|\n";
-    for r in results {
-        out += &format!(
-            "| {} | {} ({}) | {} | {:.2} | {:.1} | {} |\n",
-            r.model,
-            r.precision,
-            r.storage,
-            r.batch,
-            r.flops as f64 / 1e9,
-            r.gflops,
-            r.fraction_of_peak
-                .map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0))
-        );
-    }
-    out.trim_end().to_string()
-}
-
-fn profile(
-    ctx: &GpuContext,
-    spec: &ModelSpec,
-    batch: usize,
-    precision: Precision,
-    mode: F16Mode,
-    args: &BenchArgs,
-    peak: &Peak,
-) -> Result<()> {
-    let weights = synthetic_weights(&spec.arch, 1000, 0);
-    let storage = choose_storage(ctx, precision, mode)?;
-    let model = Model::new(ctx, &weights, storage)?;
-    let size = spec.crop as usize;
-    let plan = crate::plan::Plan::compile_with(&model, batch, size, size, true)?;
-    let input = synthetic_input(plan.input_len(), 1);
-    for _ in 0..args.warmup {
-        plan.run(&input)?;
-    }
-    let mut per: Vec<Vec<f64>> = vec![Vec::new(); plan.dispatches.len()];
-    let mut totals = Vec::new();
-    for _ in 0..args.iters {
-        let (_, t) = plan.run_timed(&input)?;
-        let each = t.dispatch_ms.ok_or_else(|| Error::Unsupported {
-            adapter: ctx.describe(),
-            what: "TIMESTAMP_QUERY_INSIDE_PASSES, which --profile needs for per-dispatch times"
-                .into(),
-        })?;
-        for (v, ms) in per.iter_mut().zip(each) {
-            v.push(ms);
-        }
-        totals.push(t.gpu_ms.unwrap_or(0.0));
-    }
-    let medians: Vec<f64> = per
-        .iter()
-        .map(|v| Stats::of(v).map_or(0.0, |s| s.median))
-        .collect();
-    let sum: f64 = medians.iter().sum();
-    let mut order: Vec<usize> = (0..medians.len()).collect();
-    order.sort_by(|&a, &b| medians[b].total_cmp(&medians[a]));
-    let mut out = format!(
-        "# profile: {} {} ({}) batch {batch}, {}x{} on {}\n\nSum of dispatch medians {:.2} ms; whole pass median {:.2} ms; FP32 FMA peak {:.1} GFLOP/s.\n\n",
-        spec.name,
-        precision.name(),
-        storage.name(),
-        size,
-        size,
-        ctx.describe(),
-        sum,
-        Stats::of(&totals).map_or(0.0, |s| s.median),
-        peak.fp32_gflops
-    );
-    out += "| layer | kernel | shape | MFLOPs | time (ms) | GFLOP/s | % of peak | share |\n|---|---|---|---|---|---|---|---|\n";
-    for &i in &order {
-        let d = &plan.dispatches[i];
-        let g = if medians[i] > 0.0 {
-            d.flops as f64 / (medians[i] * 1e-3) / 1e9
-        } else {
-            0.0
-        };
-        out += &format!(
-            "| {} | {} | {} | {:.1} | {:.3} | {:.1} | {:.1}% | {:.1}% |\n",
-            d.label,
-            d.family,
-            d.shape,
-            d.flops as f64 / 1e6,
-            medians[i],
-            g,
-            100.0 * g / peak.fp32_gflops,
-            100.0 * medians[i] / sum.max(1e-9)
-        );
-    }
-    let conv_flops: u64 = plan
-        .dispatches
-        .iter()
-        .filter(|d| d.family == "conv")
-        .map(|d| d.flops)
-        .sum();
-    let conv_ms: f64 = plan
-        .dispatches
-        .iter()
-        .zip(&medians)
-        .filter(|(d, _)| d.family == "conv")
-        .map(|(_, m)| m)
-        .sum();
-    let conv_g = conv_flops as f64 / (conv_ms * 1e-3).max(1e-12) / 1e9;
-    out += &format!(
-        "\nAll conv layers: {:.1} GFLOP in {:.2} ms = {:.1} GFLOP/s, {:.1}% of the FP32 FMA peak.\n",
-        conv_flops as f64 / 1e9,
-        conv_ms,
-        conv_g,
-        100.0 * conv_g / peak.fp32_gflops
-    );
-    match &args.output {
-        Some(path) => std::fs::write(path, out).map_err(|e| Error::io(path, e)),
-        None => {
-            print!("{out}");
-            Ok(())
-        }
-    }
 }

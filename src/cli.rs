@@ -1,4 +1,4 @@
-//! The command line: `models`, `adapters`, `infer`, `bench`, `peak`.
+//! The command line: `models`, `adapters`, `infer`, `bench`, `peak`, `check`, `predict`, `eval`.
 
 use std::path::PathBuf;
 
@@ -41,6 +41,15 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure the adapter's FMA throughput and memory bandwidth.
     Peak(bench::PeakArgs),
+    /// Download a registered model's pretrained .pdparams into the cache (see weights/registry.tsv).
+    Fetch(FetchArgs),
+    /// Conformance: every kernel, architecture (and golden case) against the CPU reference on
+    /// each adapter and precision; exits non-zero if anything is out of tolerance.
+    Check(crate::check::CheckArgs),
+    /// Classify image files: top-k ImageNet classes and probabilities per image.
+    Predict(crate::predict::PredictArgs),
+    /// Top-1/top-5 accuracy and images/s on a labelled image set.
+    Eval(crate::eval::EvalArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -73,9 +82,13 @@ pub struct InferArgs {
     /// Model name (see `gpu-resnet models`).
     #[arg(long)]
     pub model: String,
-    /// A .pdparams or .safetensors file; omitted: deterministic synthetic weights.
+    /// A .pdparams or .safetensors file, or a registered model name fetched into the cache;
+    /// omitted: deterministic synthetic weights.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Where `gpu-resnet fetch` keeps downloaded weights (default: $XDG_CACHE_HOME/gpu-resnet).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// float32 NCHW .npy, already normalised; batch and size come from its shape.
     #[arg(long)]
     pub input: PathBuf,
@@ -100,6 +113,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Infer(args) => infer(args),
         Command::Bench(args) => bench::bench(args),
         Command::Peak(args) => bench::peak(args),
+        Command::Fetch(args) => fetch(args),
+        Command::Check(args) => crate::check::check(args),
+        Command::Predict(args) => crate::predict::predict(args),
+        Command::Eval(args) => crate::eval::eval(args),
     }
 }
 
@@ -239,7 +256,10 @@ fn infer(args: InferArgs) -> Result<()> {
     }
     let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3]);
     let weights = match &args.weights {
-        Some(path) => weights::load_weights(path, &spec.arch)?,
+        Some(arg) => weights::load_weights(
+            &crate::fetch::resolve_weights(arg, args.cache_dir.as_deref())?,
+            &spec.arch,
+        )?,
         None => weights::synthetic_weights(&spec.arch, args.classes, 0),
     };
     let ctx = args.device.context()?;
@@ -259,5 +279,51 @@ fn infer(args: InferArgs) -> Result<()> {
         plan.flops() as f64 / 1e9,
         args.output.display()
     );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// Registered model name(s), e.g. ResNet50_vd; `--list` shows them all.
+    pub names: Vec<String>,
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Fetch from this base URL instead (the file name is kept), e.g. a local mirror.
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// List the registry with each model's URL and cache state.
+    #[arg(long)]
+    pub list: bool,
+}
+
+fn fetch(args: FetchArgs) -> Result<()> {
+    use crate::fetch as f;
+    let cache = f::cache_dir(args.cache_dir.as_deref());
+    if args.list || args.names.is_empty() {
+        println!("cache: {}", cache.display());
+        for e in f::registry() {
+            let state = if f::cached_path(&e, &cache).is_file() { "cached" } else { "-" };
+            println!("{:<26} {:<7} {}", e.name, state, e.url);
+        }
+        return Ok(());
+    }
+    for name in &args.names {
+        let entry = f::find(name).ok_or_else(|| Error::UnknownModel {
+            name: name.clone(),
+            valid: f::registry().iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+        })?;
+        let mut last = 0u64;
+        let path = f::fetch(&entry, &cache, args.mirror.as_deref(), &mut |got, total| {
+            if got >= last + (4 << 20) || Some(got) == total {
+                last = got;
+                match total {
+                    Some(t) => eprint!("\r{}: {} / {} MiB", entry.name, got >> 20, t >> 20),
+                    None => eprint!("\r{}: {} MiB", entry.name, got >> 20),
+                }
+            }
+        })?;
+        eprintln!();
+        println!("{} -> {}", entry.name, path.display());
+    }
     Ok(())
 }

@@ -6,21 +6,32 @@
 
 pub mod arch;
 pub mod bench;
+pub mod check;
+pub mod classify;
 pub mod cli;
+pub mod decode;
 pub mod error;
+pub mod eval;
+pub mod feed;
+pub mod fetch;
 pub mod gpu;
 pub mod kernels;
+pub mod labels;
 pub mod model;
 pub mod npy;
 pub mod plan;
+pub mod predict;
+pub mod preprocess;
 pub mod reference;
 pub mod seed;
 pub mod tensor;
 pub mod weights;
 
 pub use arch::{resolve, Arch, ModelSpec};
+pub use classify::{Classifier, Prediction};
 pub use error::{Error, Result};
 pub use gpu::{BackendChoice, ContextOptions, GpuContext};
 pub use kernels::Storage;
 pub use model::{choose_storage, F16Mode, Model, Precision};
 pub use plan::Plan;
+pub use preprocess::PreprocessConfig;

@@ -5,7 +5,7 @@
 use crate::arch::{Graph, Op, TensorId};
 use crate::error::{Error, Result};
 use crate::gpu::{readback::read_mapped, GpuContext};
-use crate::kernels::{self, conv, head, pool, preprocess, Kernel};
+use crate::kernels::{self, conv, head, pool, preprocess, Kernel, Storage};
 use crate::model::Model;
 
 /// One recorded dispatch.
@@ -121,6 +121,64 @@ fn assign_slots(graph: &Graph, bytes_of: impl Fn(TensorId) -> u64) -> (Vec<usize
     (slot_of, slot_size)
 }
 
+/// The storage-binding and workgroup-memory limits a plan of `graph` at `batch` would exceed,
+/// checked before anything is allocated (`Plan::compile` calls it; `bench` calls it for every
+/// configuration before it uploads or runs anything).
+pub fn check_limits(
+    graph: &Graph,
+    batch: usize,
+    storage: Storage,
+    limits: &wgpu::Limits,
+) -> Result<()> {
+    let max_binding = limits.max_storage_buffer_binding_size;
+    let input = graph.tensors[graph.input];
+    // Saturating u64 products: an absurd `batch` must fail this check, not wrap around it.
+    let bytes = |dims: &[usize], unit: u64| {
+        dims.iter()
+            .fold(unit, |acc, &d| acc.saturating_mul(d as u64))
+    };
+    let input_bytes = bytes(&[batch, 3, input.h, input.w], 4);
+    if input_bytes > max_binding {
+        return Err(Error::Limit {
+            limit: "max_storage_buffer_binding_size",
+            what: format!("the input batch {batch}x3x{}x{}", input.h, input.w),
+            needed: input_bytes,
+            allowed: max_binding,
+        });
+    }
+    for (t, s) in graph.tensors.iter().enumerate() {
+        let bytes = bytes(&[batch, s.h, s.w, s.c.div_ceil(4)], storage.bytes_per_4());
+        if t != graph.output && bytes > max_binding {
+            return Err(Error::Limit {
+                limit: "max_storage_buffer_binding_size",
+                what: format!("batch {batch} of a {}x{}x{} activation", s.h, s.w, s.c),
+                needed: bytes,
+                allowed: max_binding,
+            });
+        }
+    }
+    // The logits are f32 whatever the storage, one row of `classes` per image.
+    let logits_bytes = bytes(&[batch, graph.classes], 4);
+    if logits_bytes > max_binding {
+        return Err(Error::Limit {
+            limit: "max_storage_buffer_binding_size",
+            what: format!("the logits of batch {batch} x {} classes", graph.classes),
+            needed: logits_bytes,
+            allowed: max_binding,
+        });
+    }
+    let head_wg = head::workgroup_bytes(graph.features);
+    if head_wg > limits.max_compute_workgroup_storage_size as u64 {
+        return Err(Error::Limit {
+            limit: "max_compute_workgroup_storage_size",
+            what: format!("the head's {} pooled features", graph.features),
+            needed: head_wg,
+            allowed: limits.max_compute_workgroup_storage_size as u64,
+        });
+    }
+    Ok(())
+}
+
 fn storage_buffer_entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
     wgpu::BindGroupEntry {
         binding,
@@ -153,30 +211,11 @@ impl Plan {
         let graph = model.arch.graph(h, w, model.classes, model.stage1);
         let storage = model.storage;
         let limits = &ctx.limits;
-        let max_binding = limits.max_storage_buffer_binding_size;
+        check_limits(&graph, batch, storage, limits)?;
         let tensor_bytes = |t: TensorId| {
             let s = graph.tensors[t];
             (batch * s.h * s.w * s.c.div_ceil(4)) as u64 * storage.bytes_per_4()
         };
-        for (t, s) in graph.tensors.iter().enumerate() {
-            if t != graph.output && tensor_bytes(t) > max_binding {
-                return Err(Error::Limit {
-                    limit: "max_storage_buffer_binding_size",
-                    what: format!("batch {batch} of a {}x{}x{} activation", s.h, s.w, s.c),
-                    needed: tensor_bytes(t),
-                    allowed: max_binding,
-                });
-            }
-        }
-        let head_wg = head::workgroup_bytes(graph.features);
-        if head_wg > limits.max_compute_workgroup_storage_size as u64 {
-            return Err(Error::Limit {
-                limit: "max_compute_workgroup_storage_size",
-                what: format!("the head's {} pooled features", graph.features),
-                needed: head_wg,
-                allowed: limits.max_compute_workgroup_storage_size as u64,
-            });
-        }
         let max_groups = limits.max_compute_workgroups_per_dimension;
         let align = limits.min_uniform_buffer_offset_alignment.max(16) as u64;
 
@@ -196,14 +235,6 @@ impl Plan {
                 })
                 .collect();
             let input_bytes = (batch * 3 * h * w * 4) as u64;
-            if input_bytes > max_binding {
-                return Err(Error::Limit {
-                    limit: "max_storage_buffer_binding_size",
-                    what: format!("the input batch {batch}x3x{h}x{w}"),
-                    needed: input_bytes,
-                    allowed: max_binding,
-                });
-            }
             let input = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("input nchw"),
                 size: input_bytes,
@@ -639,6 +670,34 @@ impl Plan {
                 }
             }
             Ok((logits, timing))
+        })
+    }
+
+    /// Wall seconds of dispatch `index` alone, recorded `repeats` times in one pass over the
+    /// buffers the last run left: a kernel timed in isolation (`cargo bench --bench kernels`),
+    /// on any adapter, timestamps or not.
+    pub fn time_dispatch(&self, index: usize, repeats: u32) -> Result<f64> {
+        let d = self.dispatches.get(index).ok_or_else(|| {
+            Error::Input(format!(
+                "dispatch {index} does not exist; the plan has {}",
+                self.dispatches.len()
+            ))
+        })?;
+        let ctx = &self.ctx;
+        ctx.scoped("dispatch timing", || {
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&d.kernel.pipeline);
+                pass.set_bind_group(0, &d.bind_group, &[]);
+                for _ in 0..repeats.max(1) {
+                    pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
+                }
+            }
+            let start = std::time::Instant::now();
+            ctx.queue.submit([encoder.finish()]);
+            ctx.wait()?;
+            Ok(start.elapsed().as_secs_f64())
         })
     }
 }

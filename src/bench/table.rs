@@ -1,0 +1,227 @@
+//! The tables `gpu-resnet bench` prints: the seed's Markdown layout, CSV.
+
+use super::{AdapterReport, BenchArgs, BenchResult, CompareWith};
+use crate::arch::ModelSpec;
+use crate::seed::seed_latency;
+
+pub(super) fn csv(results: &[BenchResult]) -> String {
+    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size\n");
+    for r in results {
+        out += &format!(
+            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{},{}\n",
+            r.model,
+            r.precision,
+            r.storage,
+            r.batch,
+            r.crop,
+            r.resize_short,
+            r.wall_ms.median,
+            r.wall_ms.min,
+            r.wall_ms.p90,
+            r.gpu_ms
+                .as_ref()
+                .map_or("".into(), |g| format!("{:.3}", g.median)),
+            r.gflops,
+            r.fraction_of_peak.map_or("".into(), |f| format!("{f:.4}")),
+            r.input_size
+        );
+    }
+    out.trim_end().to_string()
+}
+
+/// The seed's column headers, in its order.
+pub fn seed_headers() -> Vec<String> {
+    let mut h = vec![
+        "Models".to_string(),
+        "Crop Size".into(),
+        "Resize Short Size".into(),
+    ];
+    for p in ["FP16", "FP32"] {
+        for b in [1, 4, 8] {
+            h.push(format!("{p} Batch Size={b} (ms)"));
+        }
+    }
+    h
+}
+
+fn seed_figure(compare: CompareWith, model: &str, precision: &str, batch: usize) -> Option<f64> {
+    let s = seed_latency(model)?;
+    let idx = [1, 4, 8].iter().position(|&b| b == batch)?;
+    let row = match (compare, precision) {
+        (CompareWith::V100, "fp32") => s.v100_fp32,
+        (CompareWith::T4, "fp16") => s.t4_fp16,
+        (CompareWith::T4, "fp32") => s.t4_fp32,
+        _ => None,
+    }?;
+    Some(row[idx])
+}
+
+/// Which figure of a result a table shows.
+type PickMs = fn(&BenchResult) -> Option<f64>;
+
+pub(super) fn markdown(
+    adapter: &AdapterReport,
+    specs: &[ModelSpec],
+    args: &BenchArgs,
+    results: &[BenchResult],
+) -> String {
+    let mut out = String::new();
+    out += &format!(
+        "# gpu-resnet bench: {} ({}, {}",
+        adapter.name, adapter.backend, adapter.device_type
+    );
+    if !adapter.driver.is_empty() {
+        out += &format!(", driver {} {}", adapter.driver, adapter.driver_info);
+    }
+    out += &format!("), gpu-resnet {}\n\n", env!("CARGO_PKG_VERSION"));
+    let storages: Vec<&str> = results
+        .iter()
+        .filter(|r| r.precision == "fp16")
+        .map(|r| r.storage)
+        .collect();
+    out += &format!(
+        "Synthetic weights; median of up to {} runs after {} warm-up. Adapter FP32 FMA peak {:.1} GFLOP/s (`gpu-resnet peak`). FP16 path: {}.\n\n",
+        args.iters,
+        args.warmup,
+        adapter.fp32_peak_gflops,
+        storages.first().copied().unwrap_or("not run")
+    );
+    if let Some(size) = args.size {
+        // A smaller (or larger) input than the seed's crop makes the figures incomparable.
+        out += &format!(
+            "**Input {size}x{size} (`--size`), not the crop size listed: not comparable with the seed's figures.**\n\n"
+        );
+    }
+    if !adapter.timestamps {
+        out +=
+            "This adapter has no timestamp queries: GPU times are n/a, wall times still run.\n\n";
+    }
+    let tables: [(&str, PickMs); 2] = [
+        (
+            "GPU time per inference (ms): timestamp queries around the whole plan",
+            |r| r.gpu_ms.as_ref().map(|g| g.median),
+        ),
+        (
+            "Wall time per inference (ms): upload + submit + wait + read-back",
+            |r| Some(r.wall_ms.median),
+        ),
+    ];
+    for (title, pick) in tables {
+        out += &format!("## {title}\n\n");
+        if let Some(c) = args.compare {
+            out += &format!("Each cell: ours (seed's {:?} figure, ours / seed).\n\n", c);
+        }
+        out += &format!("| {} |\n", seed_headers().join(" | "));
+        out += &format!("|{}\n", "---|".repeat(9));
+        for spec in specs {
+            let mut cells = vec![
+                spec.name.clone(),
+                spec.crop.to_string(),
+                spec.resize_short.to_string(),
+            ];
+            for p in ["fp16", "fp32"] {
+                for b in [1, 4, 8] {
+                    let r = results
+                        .iter()
+                        .find(|r| r.model == spec.name && r.precision == p && r.batch == b);
+                    let cell = match r {
+                        None => "-".to_string(),
+                        Some(r) => match pick(r) {
+                            None => "n/a".to_string(),
+                            Some(ms) => {
+                                let seed =
+                                    args.compare.and_then(|c| seed_figure(c, &spec.name, p, b));
+                                match seed {
+                                    Some(s) => format!("{ms:.2} ({s}, {:.1}x)", ms / s),
+                                    None => format!("{ms:.2}"),
+                                }
+                            }
+                        },
+                    };
+                    cells.push(cell);
+                }
+            }
+            out += &format!("| {} |\n", cells.join(" | "));
+        }
+        out += "\n";
+    }
+    out += "## Throughput (GFLOP/s achieved, % of the adapter's FMA peak)\n\n";
+    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s | % of peak |\n|---|---|---|---|---|---|\n";
+    for r in results {
+        out += &format!(
+            "| {} | {} ({}) | {} | {:.2} | {:.1} | {} |\n",
+            r.model,
+            r.precision,
+            r.storage,
+            r.batch,
+            r.flops as f64 / 1e9,
+            r.gflops,
+            r.fraction_of_peak
+                .map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0))
+        );
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{AdapterReport, BenchArgs, BenchResult, Stats};
+    use super::markdown;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    /// An adapter without timestamp queries: the GPU table says "n/a", the wall table has times.
+    #[test]
+    fn no_timestamps_shows_na() {
+        let args = Cli::parse_from(["bench", "--models", "ResNet18", "--precision", "f32"]).bench;
+        let spec = crate::arch::resolve("ResNet18").unwrap();
+        let adapter = AdapterReport {
+            name: "test".into(),
+            backend: "Gl".into(),
+            device_type: "Cpu".into(),
+            driver: String::new(),
+            driver_info: String::new(),
+            shader_f16: false,
+            timestamps: false,
+            fp32_peak_gflops: 100.0,
+        };
+        let result = BenchResult {
+            model: "ResNet18".into(),
+            arch: spec.arch.name,
+            precision: "fp32",
+            storage: "fp32",
+            batch: 1,
+            crop: 224,
+            resize_short: 256,
+            input_size: 224,
+            wall_ms: Stats::of(&[12.5]).unwrap(),
+            gpu_ms: None,
+            samples_ms: vec![12.5],
+            gflops: 1.0,
+            fraction_of_peak: Some(0.01),
+            flops: 1,
+            params: 1,
+        };
+        let text = markdown(&adapter, &[spec], &args, &[result]);
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("| ResNet18 | 224"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert_eq!(
+            rows[0],
+            "| ResNet18 | 224 | 256 | - | - | - | n/a | - | - |"
+        );
+        assert_eq!(
+            rows[1],
+            "| ResNet18 | 224 | 256 | - | - | - | 12.50 | - | - |"
+        );
+        assert!(text.contains("no timestamp queries"), "{text}");
+    }
+}
