@@ -17,6 +17,9 @@ pub enum Error {
         format: &'static str,
         reason: String,
     },
+    /// An image that cannot be classified: unreadable, not an image, damaged or too large.
+    #[error("{path}: {reason}")]
+    Image { path: PathBuf, reason: String },
     /// A tensor is missing, unexpected, misshapen or holds values we cannot use.
     #[error("{source_name}: tensor `{tensor}`: {reason}")]
     Tensor {
@@ -45,6 +48,13 @@ pub enum Error {
     /// wgpu reported a validation, out-of-memory or device-lost error for a call of ours.
     #[error("GPU error during {during}: {message}")]
     Gpu { during: String, message: String },
+    /// The device was lost (driver reset, `destroy`, removed GPU); every later call on it fails
+    /// with this. Make a new `GpuContext` to go on.
+    #[error("the GPU device `{adapter}` was lost ({reason}); create a new context to continue")]
+    DeviceLost { adapter: String, reason: String },
+    /// `gpu-resnet check` found results outside their tolerance.
+    #[error("conformance check failed: {0}")]
+    Conformance(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -244,6 +244,7 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
     use crate::arch::{Op, Stage1Shortcut, ARCHS};
     let mut specs: Vec<Specialization> = vec![
         preprocess::from_nchw(storage),
+        preprocess::resize_crop_normalize(),
         pool::max_pool_3x3s2(storage),
     ];
     let mut seen = std::collections::HashSet::new();
