@@ -22,15 +22,23 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read_write> logits: array<f32>;
 
 var<workgroup> feat: array<vec4<f32>, FEAT_C4>;
+// The pixel count, read through workgroup memory: Mesa 22.3's lavapipe specialises shaders on
+// uniform values that bound loops and, for this loop, recompiled (and leaked ~250 KB) on every
+// submission. A bound loaded from workgroup memory is not a uniform to it.
+var<workgroup> hw_shared: u32;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let n = wid.y;
-    let scale = 1.0 / f32(p.hw);
+    if (lid == 0u) {
+        hw_shared = p.hw;
+    }
+    let hw = workgroupUniformLoad(&hw_shared);
+    let scale = 1.0 / f32(hw);
     for (var c4 = lid; c4 < p.c4; c4 += WG) {
         var sum = vec4<f32>(0.0);
-        for (var i = 0u; i < p.hw; i++) {
-            sum += vec4<f32>(ld(src[(n * p.hw + i) * p.c4 + c4]));
+        for (var i = 0u; i < hw; i++) {
+            sum += vec4<f32>(ld(src[(n * hw + i) * p.c4 + c4]));
         }
         feat[c4] = sum * scale;
     }

@@ -1,5 +1,7 @@
 //! Classifying decoded images: each batch is preprocessed on the GPU straight into a plan's
-//! input buffer and run in the same submit; softmax and top-k on the host.
+//! input buffer and run in the same submit; softmax and top-k on the host. A renderer's texture
+//! is classified the same way, sampled where it lies, without waiting for the result
+//! (`classify_texture`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +11,7 @@ use image::RgbaImage;
 use crate::error::{Error, Result};
 use crate::kernels::preprocess::ImagePreprocessor;
 use crate::model::Model;
-use crate::plan::Plan;
+use crate::plan::{PendingRun, Plan};
 use crate::preprocess::{PreprocessConfig, Sampling};
 
 /// One of an image's top classes.
@@ -18,6 +20,49 @@ pub struct Prediction {
     pub class_id: usize,
     /// Softmax probability.
     pub score: f32,
+}
+
+/// The classification of one texture.
+#[derive(Clone, Debug)]
+pub struct TextureClassification {
+    /// The `k` most probable classes, most probable first.
+    pub top: Vec<Prediction>,
+    /// The raw logits `[classes]`.
+    pub logits: Vec<f32>,
+    /// GPU time of the pass (preprocessing + network) in ms, where the adapter has timestamps.
+    pub gpu_ms: Option<f64>,
+}
+
+/// A texture classification on its way (`Classifier::classify_texture`): poll it from the
+/// render loop with `try_take`, or block with `wait`.
+pub struct PendingClassification {
+    run: PendingRun,
+    k: usize,
+}
+
+impl PendingClassification {
+    /// `None` until the logits' read-back is mapped (polls the device once, never blocks);
+    /// then the result, once.
+    pub fn try_take(&mut self) -> Option<Result<TextureClassification>> {
+        let k = self.k;
+        self.run
+            .try_take()
+            .map(|r| r.map(|(logits, timing)| classification(logits, timing.gpu_ms, k)))
+    }
+
+    /// Block until the result is back.
+    pub fn wait(self) -> Result<TextureClassification> {
+        let (logits, timing) = self.run.wait()?;
+        Ok(classification(logits, timing.gpu_ms, self.k))
+    }
+}
+
+fn classification(logits: Vec<f32>, gpu_ms: Option<f64>, k: usize) -> TextureClassification {
+    TextureClassification {
+        top: top_k(&softmax(&logits), k),
+        logits,
+        gpu_ms,
+    }
 }
 
 /// A model with its preprocessing, and one compiled plan per batch size used so far.
@@ -86,6 +131,49 @@ impl Classifier {
         let (logits, _) =
             plan.run_prepared(|encoder, _| self.preprocessor.record(encoder, &prepared))?;
         Ok(logits.chunks(plan.classes).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Classify `texture`, a texture on this classifier's device (`GpuContext::from_device` for
+    /// a renderer's), without copying it and without waiting: its mip 0 is resized, cropped and
+    /// normalised by a kernel that samples it, in the same pass and submit as the network
+    /// (batch-1 plan). Formats: rgba8unorm, bgra8unorm, their -srgb forms (re-encoded to the
+    /// 8-bit sRGB values PaddleClas normalises) and rgba16float (linear values: clamped to
+    /// [0, 1], sRGB-encoded, rounded to 8 bits); any size whose resized short side covers the
+    /// crop. It needs TEXTURE_BINDING usage. Only one classification is in flight at a time:
+    /// take (or drop) the previous one first. The texture may be rendered to again once this
+    /// returns: the GPU reads it in submission order.
+    pub fn classify_texture(
+        &self,
+        texture: &wgpu::Texture,
+        k: usize,
+    ) -> Result<PendingClassification> {
+        crate::kernels::preprocess::texel_decode(texture)?;
+        if self.model.classes == 0 {
+            return Err(Error::Input("the model's head has no classes".into()));
+        }
+        let plan = self.plan(1)?;
+        if plan.in_flight() {
+            return Err(Error::Input(
+                "a texture classification is already in flight on this classifier; take its \
+                 result (try_take or wait) or drop it before submitting another"
+                    .into(),
+            ));
+        }
+        let ctx = &self.model.ctx;
+        let prepared = ctx.scoped("texture binding", || {
+            self.preprocessor.prepare_texture(
+                ctx,
+                &self.model.pipelines,
+                texture,
+                plan.input_buffer(),
+                0,
+            )
+        })?;
+        let run = plan.submit_prepared(|pass, _| {
+            self.preprocessor
+                .record_in_pass(pass, std::slice::from_ref(&prepared))
+        })?;
+        Ok(PendingClassification { run, k })
     }
 
     /// The `k` most probable classes per image, most probable first.

@@ -28,7 +28,7 @@ pub mod tensor;
 pub mod weights;
 
 pub use arch::{resolve, Arch, ModelSpec};
-pub use classify::{Classifier, Prediction};
+pub use classify::{Classifier, PendingClassification, Prediction, TextureClassification};
 pub use error::{Error, Result};
 pub use gpu::{BackendChoice, ContextOptions, GpuContext};
 pub use kernels::Storage;

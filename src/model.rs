@@ -15,7 +15,9 @@ use crate::weights::{fold::fold_bn, ModelWeights};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Precision {
     #[default]
+    #[value(alias = "fp32")]
     F32,
+    #[value(alias = "fp16")]
     F16,
 }
 
@@ -104,6 +106,7 @@ impl Model {
     /// Fold, lay out and upload `weights` once.
     pub fn new(ctx: &GpuContext, weights: &ModelWeights, storage: Storage) -> Result<Model> {
         ctx.check_requirements()?;
+        weights.check_shapes()?;
         if storage.needs_shader_f16() && !ctx.has(wgpu::Features::SHADER_F16) {
             return Err(Error::Unsupported {
                 adapter: ctx.describe(),

@@ -1,10 +1,14 @@
 //! A static dispatch plan: a layer graph compiled once, for one batch size and input size, into
 //! pipelines, bind groups, an activation arena and workgroup counts. Running it uploads the
 //! input, records one compute pass, submits once and reads back once; nothing else is created.
+//! `submit_prepared` does the same without waiting: a `PendingRun` is polled for the logits.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::arch::{Graph, Op, TensorId};
 use crate::error::{Error, Result};
-use crate::gpu::{readback::read_mapped, GpuContext};
+use crate::gpu::{readback::PendingMaps, GpuContext};
 use crate::kernels::{self, conv, head, pool, preprocess, Kernel, Storage};
 use crate::model::Model;
 
@@ -39,6 +43,85 @@ struct Timestamps {
     period_ns: f64,
 }
 
+impl Timestamps {
+    /// The timings in the resolved query values `raw`.
+    fn timing_of(raw: &[u64], per_dispatch: bool, period_ns: f64) -> RunTiming {
+        let ms = |a: u64, b: u64| b.saturating_sub(a) as f64 * period_ns / 1e6;
+        let mut timing = RunTiming::default();
+        if raw.len() < 2 {
+            return timing;
+        }
+        if per_dispatch {
+            timing.gpu_ms = Some(ms(raw[0], raw[raw.len() - 1]));
+            timing.dispatch_ms = Some(raw.chunks(2).map(|p| ms(p[0], p[1])).collect());
+        } else {
+            timing.gpu_ms = Some(ms(raw[0], raw[1]));
+        }
+        timing
+    }
+}
+
+/// A run submitted by `Plan::submit_prepared`: the GPU works while the caller goes on.
+/// `try_take` polls without blocking and gives the logits `[batch][classes]` and timings once
+/// the read-back is mapped; `wait` blocks. Dropping it unfinished cancels the read-back and
+/// frees the plan for the next submission (the GPU work itself still runs).
+pub struct PendingRun {
+    maps: PendingMaps,
+    timestamps: Option<(bool, f64)>,
+    /// The plan's in-flight flag, cleared once (when the result is taken, or on drop).
+    busy: Option<Arc<AtomicBool>>,
+}
+
+impl PendingRun {
+    /// `None` until the logits are mapped (polls the device once, without blocking); then the
+    /// result, once. Later calls give an error.
+    pub fn try_take(&mut self) -> Option<Result<(Vec<f32>, RunTiming)>> {
+        match self.maps.poll() {
+            Ok(false) => None,
+            Ok(true) => Some(self.take()),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Block until the logits are back.
+    pub fn wait(mut self) -> Result<(Vec<f32>, RunTiming)> {
+        self.maps.wait()?;
+        self.take()
+    }
+
+    fn take(&mut self) -> Result<(Vec<f32>, RunTiming)> {
+        let bytes = self.maps.take()?;
+        self.free_plan();
+        let logits: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[0]);
+        let timing = match (self.timestamps, bytes.get(1)) {
+            (Some((per_dispatch, period_ns)), Some(raw)) => Timestamps::timing_of(
+                &bytemuck::pod_collect_to_vec::<u8, u64>(raw),
+                per_dispatch,
+                period_ns,
+            ),
+            _ => RunTiming::default(),
+        };
+        Ok((logits, timing))
+    }
+}
+
+impl PendingRun {
+    /// Let the plan take the next submission (once: a later run's flag is not ours to clear).
+    fn free_plan(&mut self) {
+        if let Some(busy) = self.busy.take() {
+            busy.store(false, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for PendingRun {
+    fn drop(&mut self) {
+        // Unmap first, then let the next submission map the buffers again.
+        self.maps.release();
+        self.free_plan();
+    }
+}
+
 pub struct Plan {
     ctx: GpuContext,
     pub batch: usize,
@@ -51,6 +134,8 @@ pub struct Plan {
     logits: wgpu::Buffer,
     logits_readback: wgpu::Buffer,
     timestamps: Option<Timestamps>,
+    /// Set while a submission's read-back is outstanding (one `PendingRun` at a time).
+    busy: Arc<AtomicBool>,
     /// Bytes of the activation arena (all slots).
     pub activation_bytes: u64,
     /// Bytes of the weights this plan reads (shared with the model's other plans).
@@ -553,6 +638,7 @@ impl Plan {
                 logits,
                 logits_readback,
                 timestamps,
+                busy: Arc::default(),
             })
         })
     }
@@ -605,14 +691,48 @@ impl Plan {
         &self,
         prepare: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
     ) -> Result<(Vec<f32>, RunTiming)> {
+        self.submit_with(prepare, |_, _| {})?.wait()
+    }
+
+    /// Submit a run and return at once: `prepare` records the dispatches that fill the input
+    /// buffer at the start of the plan's own compute pass (so the pass's GPU time includes
+    /// them, when the plan times whole passes). The `PendingRun` gives the logits when they are
+    /// back. One run at a time per plan: a second submission (or `run`) while one is in flight
+    /// is an error; take or drop the first.
+    pub fn submit_prepared(
+        &self,
+        prepare: impl FnOnce(&mut wgpu::ComputePass<'_>, &wgpu::Buffer),
+    ) -> Result<PendingRun> {
+        self.submit_with(|_, _| {}, prepare)
+    }
+
+    /// Whether a submitted run's result is still outstanding.
+    pub fn in_flight(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    fn submit_with(
+        &self,
+        before_pass: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
+        in_pass: impl FnOnce(&mut wgpu::ComputePass<'_>, &wgpu::Buffer),
+    ) -> Result<PendingRun> {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return Err(Error::Input(format!(
+                "this plan (batch {}, {}x{}) already has a run in flight; take its result \
+                 (PendingRun::try_take or wait) or drop it before submitting another",
+                self.batch, self.height, self.width
+            )));
+        }
         let ctx = &self.ctx;
-        ctx.scoped("inference", || {
+        // Whether a PendingRun was made: dropped on an error, it frees the plan itself.
+        let mut made = false;
+        let submitted = ctx.scoped("inference", || {
             let mut encoder = ctx
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("inference"),
                 });
-            prepare(&mut encoder, &self.input);
+            before_pass(&mut encoder, &self.input);
             {
                 let ts = self.timestamps.as_ref();
                 let pass_writes =
@@ -626,6 +746,7 @@ impl Plan {
                     label: Some("resnet"),
                     timestamp_writes: pass_writes,
                 });
+                in_pass(&mut pass, &self.input);
                 let per_dispatch = ts.filter(|t| t.per_dispatch);
                 for (i, d) in self.dispatches.iter().enumerate() {
                     if let Some(t) = per_dispatch {
@@ -650,27 +771,23 @@ impl Plan {
                 encoder.resolve_query_set(&t.set, 0..t.count, &t.resolve, 0);
                 encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, t.resolve.size());
             }
-            ctx.queue.submit([encoder.finish()]);
-            let bytes = read_mapped(ctx, &self.logits_readback, self.logits.size())?;
-            let logits: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
-            let mut timing = RunTiming::default();
-            if let Some(t) = &self.timestamps {
-                let raw: Vec<u64> = bytemuck::pod_collect_to_vec(&read_mapped(
-                    ctx,
-                    &t.readback,
-                    t.readback.size(),
-                )?);
-                let ms = |a: u64, b: u64| b.saturating_sub(a) as f64 * t.period_ns / 1e6;
-                if t.per_dispatch {
-                    let each: Vec<f64> = raw.chunks(2).map(|p| ms(p[0], p[1])).collect();
-                    timing.gpu_ms = Some(ms(raw[0], raw[raw.len() - 1]));
-                    timing.dispatch_ms = Some(each);
-                } else {
-                    timing.gpu_ms = Some(ms(raw[0], raw[1]));
-                }
-            }
-            Ok((logits, timing))
-        })
+            let submission = ctx.queue.submit([encoder.finish()]);
+            let mut readbacks = vec![&self.logits_readback];
+            readbacks.extend(self.timestamps.as_ref().map(|t| &t.readback));
+            made = true;
+            Ok(PendingRun {
+                maps: PendingMaps::start(ctx, submission, &readbacks),
+                timestamps: self
+                    .timestamps
+                    .as_ref()
+                    .map(|t| (t.per_dispatch, t.period_ns)),
+                busy: Some(Arc::clone(&self.busy)),
+            })
+        });
+        if submitted.is_err() && !made {
+            self.busy.store(false, Ordering::Release);
+        }
+        submitted
     }
 
     /// Wall seconds of dispatch `index` alone, recorded `repeats` times in one pass over the

@@ -176,6 +176,10 @@ pub fn add_relu(a: &Activation, b: &Activation) -> Activation {
 }
 
 /// Run a whole network on an NCHW input (`n` images of `h` x `w`, 3 channels): logits `[n][classes]`.
+///
+/// The tests' oracle, not an input path: it indexes without checks and panics if `input` is
+/// not `n * 3 * h * w` long or `weights` do not fit their architecture (callers build both;
+/// `ModelWeights::check_shapes` tells whether weights fit).
 pub fn run_model(weights: &ModelWeights, input: &[f32], n: usize, h: usize, w: usize) -> Vec<f32> {
     let graph: Graph = weights.arch.graph(h, w, weights.classes, weights.stage1);
     let mut values: Vec<Option<Activation>> = vec![None; graph.tensors.len()];
@@ -187,6 +191,7 @@ pub fn run_model(weights: &ModelWeights, input: &[f32], n: usize, h: usize, w: u
         data: input.to_vec(),
     });
     let get = |values: &Vec<Option<Activation>>, id: usize| {
+        // The graph lists ops in dependency order: a tensor is written before it is read.
         values[id].clone().expect("graph order: inputs come first")
     };
     let mut logits = Vec::new();

@@ -2,14 +2,9 @@
 //! models use and on awkward ones (1x1 maps, channel counts not a multiple of 4, odd sizes,
 //! batch 3), in FP32 and both FP16 modes.
 //!
-//! Tolerances are relative to the output's scale (max |reference|):
-//! - FP32: 2e-5. f32 rounding (2^-24) accumulated over K <= 4608 terms grows like sqrt(K)
-//!   (~70x), i.e. ~1e-5 at worst; 2e-5 leaves margin but is far below any indexing or layout bug
-//!   (those give errors of order 1).
-//! - FP16 packed or native-f32math (f16 storage, f32 math): inputs, weights and outputs are each rounded once to
-//!   f16, so the error is a few units of f16's roundoff: 4 x 2^-11 (~2e-3).
-//! - FP16 native (f16 math too): each of the K accumulations rounds to f16, a random walk that
-//!   grows like sqrt(K): (4 + sqrt(K)) x 2^-11.
+//! Tolerances are relative to the output's scale (max |reference|) and come from
+//! `gpu_resnet::check::tolerance`, which `gpu-resnet check` uses too; its documentation gives
+//! the reasoning (FP32 conv 2e-5; f16 storage 4 x 2^-11; native f16 math (4 + sqrt(K)) x 2^-11).
 
 mod common;
 
@@ -41,12 +36,8 @@ fn storages() -> Vec<Storage> {
     s
 }
 
-fn tolerance(storage: Storage, k: usize) -> f64 {
-    match storage {
-        Storage::F32 => 2e-5,
-        Storage::F16Packed | Storage::F16Mixed => 4.0 * F16_EPS,
-        Storage::F16Native => (4.0 + (k as f64).sqrt()) * F16_EPS,
-    }
+fn conv_tolerance(storage: Storage, k: usize) -> f64 {
+    tolerance(storage, Compared::Conv { k })
 }
 
 /// (cin, cout, kernel, stride, avg_pool, n, h, w, residual, relu)
@@ -114,7 +105,7 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
                 l.name
             );
             let err = rel_err(&got.data, &want.data);
-            let tol = tolerance(storage, cin * k * k);
+            let tol = conv_tolerance(storage, cin * k * k);
             if err > tol {
                 failures.push(format!(
                     "{} n{n} {h}x{w} res={with_res} {}: rel err {err:.2e} > {tol:.2e}",
@@ -156,11 +147,7 @@ fn max_pool_matches_reference() {
         for storage in storages() {
             let got = max_pool_once(ctx(), storage, &x).unwrap();
             assert_eq!((got.h, got.w), (want.h, want.w));
-            let tol = if storage == Storage::F32 {
-                0.0
-            } else {
-                F16_EPS
-            };
+            let tol = tolerance(storage, Compared::MaxPool);
             let err = rel_err(&got.data, &want.data);
             assert!(
                 err <= tol,
@@ -188,11 +175,8 @@ fn head_matches_reference() {
         let want = reference::head(&x, &fc_w, &fc_b);
         for storage in storages() {
             let got = head_once(ctx(), storage, &x, &fc_w, &fc_b).unwrap();
-            let tol = match storage {
-                Storage::F32 => 2e-5,
-                // f16 storage of features and weights; sums stay f32 in this kernel
-                _ => 4.0 * F16_EPS,
-            };
+            // f16 storage of features and weights; sums stay f32 in this kernel
+            let tol = tolerance(storage, Compared::Head);
             let err = rel_err(&got, &want);
             assert!(
                 err <= tol,

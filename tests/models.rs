@@ -1,9 +1,9 @@
 //! Every architecture end to end against the CPU reference, at small inputs with synthetic
 //! weights (the reference applies BatchNorm unfolded, so folding is checked too).
 //!
-//! Tolerance 1e-4 x max |logit| for FP32: each conv adds ~1e-6 relative f32 rounding (see
-//! tests/kernels.rs) and a ResNet200 chains ~200 of them; a wrong layer, stride, shortcut or
-//! padding moves the logits by order 1.
+//! Tolerance `check::tolerance(F32, Compared::Model)` = 1e-4 x max |logit|: each conv adds ~1e-6
+//! relative f32 rounding (see tests/kernels.rs) and a ResNet200 chains ~200 of them; a wrong
+//! layer, stride, shortcut or padding moves the logits by order 1.
 
 mod common;
 
@@ -13,6 +13,10 @@ use gpu_resnet::reference;
 use gpu_resnet::weights::synthetic::Rng;
 use gpu_resnet::weights::synthetic_weights;
 use gpu_resnet::{Model, Storage};
+
+fn fp32_tol() -> f64 {
+    tolerance(Storage::F32, Compared::Model)
+}
 
 fn input(n: usize, h: usize, w: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
@@ -63,7 +67,7 @@ fn every_architecture_matches_reference_fp32() {
         } else {
             (2, 64)
         };
-        check_arch(a.name, n, size, size, 1000, Storage::F32, 1e-4);
+        check_arch(a.name, n, size, size, 1000, Storage::F32, fp32_tol());
     }
 }
 
@@ -71,9 +75,9 @@ fn every_architecture_matches_reference_fp32() {
 fn odd_input_sizes_and_class_counts() {
     // Non-square, odd sizes exercise ceil-mode pooling in the vd shortcut and the stem's padding;
     // a 10-class head stands for fine-tuned checkpoints.
-    check_arch("ResNet18_vd", 3, 75, 61, 10, Storage::F32, 1e-4);
-    check_arch("ResNet50", 1, 33, 47, 37, Storage::F32, 1e-4);
-    check_arch("ResNet34", 1, 1, 1, 5, Storage::F32, 1e-4);
+    check_arch("ResNet18_vd", 3, 75, 61, 10, Storage::F32, fp32_tol());
+    check_arch("ResNet50", 1, 33, 47, 37, Storage::F32, fp32_tol());
+    check_arch("ResNet34", 1, 1, 1, 5, Storage::F32, fp32_tol());
 }
 
 #[test]

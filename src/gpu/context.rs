@@ -1,6 +1,9 @@
 //! The device the engine runs on: one we create (adapter choice, features, limits) or one a host
 //! application (a renderer) already owns and lends us.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
 use crate::error::{Error, Result};
 
 /// Which wgpu backends to consider.
@@ -47,6 +50,25 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     pub features: wgpu::Features,
     pub limits: wgpu::Limits,
+    /// Set by the device-lost callback (devices we create); shared by every clone.
+    health: Arc<DeviceHealth>,
+}
+
+/// Whether the device was lost, and why: written by wgpu's device-lost callback, read before
+/// every scoped call so that work on a dead device fails at once instead of waiting on it.
+#[derive(Debug, Default)]
+struct DeviceHealth {
+    lost: AtomicBool,
+    reason: Mutex<String>,
+}
+
+impl DeviceHealth {
+    fn mark_lost(&self, reason: String) {
+        if let Ok(mut r) = self.reason.lock() {
+            *r = reason;
+        }
+        self.lost.store(true, Ordering::Release);
+    }
 }
 
 fn instance(backends: wgpu::Backends) -> wgpu::Instance {
@@ -112,17 +134,28 @@ impl GpuContext {
             during: format!("device creation on `{}`", info.name),
             message: e.to_string(),
         })?;
+        // Our device, so the loss handler is ours to install (never on a borrowed one).
+        let health = Arc::new(DeviceHealth::default());
+        let seen = Arc::clone(&health);
+        device.set_device_lost_callback(move |reason, message| {
+            seen.mark_lost(match message.as_str() {
+                "" => format!("{reason:?}"),
+                m => format!("{reason:?}: {m}"),
+            })
+        });
         Ok(GpuContext {
             device,
             queue,
             info,
             features,
             limits,
+            health,
         })
     }
 
     /// Run on a device someone else owns (a renderer's): we use exactly the features and limits
-    /// it was created with and never install an error handler on it.
+    /// it was created with and never install an error or device-lost handler on it (that would
+    /// replace the host's); a loss then shows as the errors of the calls that meet it.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
         let features = device.features();
         let limits = device.limits();
@@ -132,7 +165,30 @@ impl GpuContext {
             info,
             features,
             limits,
+            health: Arc::default(),
         }
+    }
+
+    /// `Err(Error::DeviceLost)` once the device-lost callback has run. wgpu runs that callback
+    /// from `poll`, so this polls once (without blocking) to let a pending loss be reported.
+    pub fn ensure_alive(&self) -> Result<()> {
+        if !self.health.lost.load(Ordering::Acquire) {
+            // The result is only about queue progress; a loss arrives through the callback.
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
+        if self.health.lost.load(Ordering::Acquire) {
+            let reason = self
+                .health
+                .reason
+                .lock()
+                .map(|r| r.clone())
+                .unwrap_or_else(|e| e.into_inner().clone());
+            return Err(Error::DeviceLost {
+                adapter: self.describe(),
+                reason,
+            });
+        }
+        Ok(())
     }
 
     /// The limits every plan needs, whoever created the device: an error names the first
@@ -189,12 +245,15 @@ impl GpuContext {
 
     /// Run `f` inside validation and out-of-memory error scopes; a captured error becomes
     /// `Error::Gpu` naming `during`.
+    /// A lost device fails at once, before `f` runs, and a loss during `f` is reported as such.
     pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.ensure_alive()?;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let value = f();
         let v_err = pollster::block_on(validation.pop());
         let o_err = pollster::block_on(oom.pop());
+        self.ensure_alive()?;
         if let Some(e) = v_err.or(o_err) {
             return Err(Error::Gpu {
                 during: during.to_string(),

@@ -1,4 +1,7 @@
-//! Reading a GPU buffer back to the host: map, wait, copy out, unmap.
+//! Reading a GPU buffer back to the host: map, wait, copy out, unmap; or, without blocking,
+//! map and poll (`PendingMaps`).
+
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -28,4 +31,145 @@ pub fn read_mapped(ctx: &GpuContext, buffer: &wgpu::Buffer, size: u64) -> Result
     };
     buffer.unmap();
     Ok(bytes)
+}
+
+/// What a map callback reported: `None` until it runs.
+type MapSlot = Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>;
+
+/// MAP_READ buffers being mapped after a submission, without blocking the caller: `poll` lets
+/// wgpu run the map callbacks, `take` copies the bytes out once every buffer is mapped. Dropped
+/// before `take`, it unmaps (or cancels the pending maps of) its buffers so they can be reused.
+pub struct PendingMaps {
+    ctx: GpuContext,
+    submission: wgpu::SubmissionIndex,
+    buffers: Vec<(wgpu::Buffer, MapSlot)>,
+    released: bool,
+}
+
+impl PendingMaps {
+    /// Request the maps of `buffers` (call right after the `submit` that fills them, inside its
+    /// error scope).
+    pub fn start(
+        ctx: &GpuContext,
+        submission: wgpu::SubmissionIndex,
+        buffers: &[&wgpu::Buffer],
+    ) -> PendingMaps {
+        let buffers = buffers
+            .iter()
+            .map(|&buffer| {
+                let slot = MapSlot::default();
+                let seen = Arc::clone(&slot);
+                buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+                    *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                });
+                (buffer.clone(), slot)
+            })
+            .collect();
+        PendingMaps {
+            ctx: ctx.clone(),
+            submission,
+            buffers,
+            released: false,
+        }
+    }
+
+    /// Whether every map callback has run (successfully or not).
+    pub fn is_ready(&self) -> bool {
+        self.buffers
+            .iter()
+            .all(|(_, slot)| slot.lock().map(|s| s.is_some()).unwrap_or(true))
+    }
+
+    /// Let wgpu make progress and run callbacks, without blocking; true once ready.
+    pub fn poll(&self) -> Result<bool> {
+        self.ctx
+            .device
+            .poll(wgpu::PollType::Poll)
+            .map_err(|e| Error::Gpu {
+                during: "polling for a read-back".into(),
+                message: e.to_string(),
+            })?;
+        Ok(self.is_ready())
+    }
+
+    /// Block until the submission has run and the maps are done.
+    pub fn wait(&self) -> Result<()> {
+        self.ctx
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(self.submission.clone()),
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu {
+                during: "waiting for a read-back".into(),
+                message: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// The bytes of every buffer, in order, then unmapped: once ready (`poll` or `wait`), once.
+    pub fn take(&mut self) -> Result<Vec<Vec<u8>>> {
+        if self.released {
+            return Err(Error::Input("this read-back was already taken".into()));
+        }
+        if !self.is_ready() {
+            // A loss makes the callbacks never run: say so rather than "not mapped".
+            self.ctx.ensure_alive()?;
+            return Err(Error::Gpu {
+                during: "read-back".into(),
+                message: "the buffers are not mapped yet (the map callbacks have not run)".into(),
+            });
+        }
+        let mut out = Vec::with_capacity(self.buffers.len());
+        for (buffer, slot) in &self.buffers {
+            let status = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(Err(e)) = status {
+                self.ctx.ensure_alive()?;
+                return Err(Error::Gpu {
+                    during: "read-back".into(),
+                    message: e.to_string(),
+                });
+            }
+            let bytes = buffer
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu {
+                    during: "read-back".into(),
+                    message: e.to_string(),
+                })?
+                .to_vec();
+            out.push(bytes);
+        }
+        self.release();
+        Ok(out)
+    }
+
+    /// Unmap what is mapped or being mapped (a pending map is cancelled), inside an error scope
+    /// of our own so nothing reaches a host's error handler. Idempotent.
+    pub fn release(&mut self) {
+        if std::mem::replace(&mut self.released, true) {
+            return;
+        }
+        let scope = self
+            .ctx
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
+        for (buffer, slot) in &self.buffers {
+            // A failed map left the buffer unmapped: unmapping it would be an error.
+            let failed = matches!(
+                *slot.lock().unwrap_or_else(|e| e.into_inner()),
+                Some(Err(_))
+            );
+            if !failed {
+                buffer.unmap();
+            }
+        }
+        let _ = pollster::block_on(scope.pop());
+    }
+}
+
+impl Drop for PendingMaps {
+    fn drop(&mut self) {
+        self.release();
+    }
 }

@@ -101,6 +101,9 @@ pub struct Specialization {
     pub constants: Vec<(&'static str, f64)>,
     /// Read-only storage buffers after the uniform at binding 0; one read-write buffer follows.
     pub read_buffers: u32,
+    /// A sampled `texture_2d<f32>` read with `textureLoad`, at this binding (past the buffers),
+    /// in place of the first read-only buffer: binding 1 is then left out of the layout.
+    pub texture_input: Option<u32>,
 }
 
 impl Specialization {
@@ -117,7 +120,14 @@ impl Specialization {
             source: format!("{prelude}\n{body}"),
             constants: Vec::new(),
             read_buffers,
+            texture_input: None,
         }
+    }
+
+    /// Read the kernel's image from a texture at `binding` instead of the buffer at binding 1.
+    pub fn with_texture_input(mut self, binding: u32) -> Self {
+        self.texture_input = Some(binding);
+        self
     }
 
     pub fn with(mut self, name: &'static str, value: f64) -> Self {
@@ -127,15 +137,20 @@ impl Specialization {
 
     fn key(&self) -> String {
         format!(
-            "{}:{}:{:?}:{}",
-            self.family, self.entry, self.constants, self.source
+            "{}:{}:{:?}:{:?}:{}",
+            self.family, self.entry, self.constants, self.texture_input, self.source
         )
     }
 }
 
 /// The bind group layout every kernel uses: a uniform at 0, `reads` read-only storage buffers,
-/// then one read-write storage buffer.
-pub fn bind_group_layout(device: &wgpu::Device, reads: u32) -> wgpu::BindGroupLayout {
+/// then one read-write storage buffer. With `texture_input`, binding 1 is left out and a 2-D
+/// float texture (unfilterable, so any float format binds) is added at that binding.
+pub fn bind_group_layout(
+    device: &wgpu::Device,
+    reads: u32,
+    texture_input: Option<u32>,
+) -> wgpu::BindGroupLayout {
     let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
@@ -156,8 +171,19 @@ pub fn bind_group_layout(device: &wgpu::Device, reads: u32) -> wgpu::BindGroupLa
         },
         count: None,
     }];
-    entries.extend((1..=reads).map(|b| storage(b, true)));
+    let first_read = if texture_input.is_some() { 2 } else { 1 };
+    entries.extend((first_read..=reads).map(|b| storage(b, true)));
     entries.push(storage(reads + 1, false));
+    entries.extend(texture_input.map(|binding| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Texture {
+            sample_type: wgpu::TextureSampleType::Float { filterable: false },
+            view_dimension: wgpu::TextureViewDimension::D2,
+            multisampled: false,
+        },
+        count: None,
+    }));
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some("gpu-resnet kernel layout"),
         entries: &entries,
@@ -196,7 +222,7 @@ impl PipelineCache {
                 })
                 .clone()
         };
-        let layout = bind_group_layout(device, spec.read_buffers);
+        let layout = bind_group_layout(device, spec.read_buffers, spec.texture_input);
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(spec.family),
             bind_group_layouts: &[Some(&layout)],
@@ -247,6 +273,7 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
         preprocess::resize_crop_normalize(),
         pool::max_pool_3x3s2(storage),
     ];
+    specs.extend(preprocess::TexelDecode::ALL.map(preprocess::resize_crop_normalize_texture));
     let mut seen = std::collections::HashSet::new();
     let mut features = std::collections::BTreeSet::new();
     for arch in ARCHS {

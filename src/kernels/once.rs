@@ -49,6 +49,25 @@ pub fn from_nhwc4(data: &[f32], n: usize, c: usize, h: usize, w: usize) -> Activ
     }
 }
 
+/// `Err` unless `len == want`: host data is checked before anything indexes it.
+fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
+    if len == want {
+        Ok(())
+    } else {
+        Err(Error::Input(format!(
+            "{what} holds {len} values, expected {want}"
+        )))
+    }
+}
+
+fn check_activation(what: &str, x: &Activation) -> Result<()> {
+    check_len(
+        &format!("{what} [{}, {}, {}, {}]", x.n, x.c, x.h, x.w),
+        x.data.len(),
+        x.n * x.c * x.h * x.w,
+    )
+}
+
 fn decode(storage: Storage, bytes: &[u8]) -> Vec<f32> {
     match storage {
         Storage::F32 => bytemuck::pod_collect_to_vec(bytes),
@@ -149,7 +168,22 @@ pub fn conv_once(
             layer.name, layer.cin, x.c
         )));
     }
+    check_activation("conv input", x)?;
+    let k2 = layer.kernel * layer.kernel;
+    check_len("conv weight", p.weight.len(), layer.cout * layer.cin * k2)?;
+    for v in [&p.gamma, &p.beta, &p.mean, &p.var] {
+        check_len("BN parameter", v.len(), layer.cout)?;
+    }
     let (ho, wo) = (layer.out_size(x.h), layer.out_size(x.w));
+    if let Some(r) = residual {
+        check_activation("residual", r)?;
+        if (r.n, r.c, r.h, r.w) != (x.n, layer.cout, ho, wo) {
+            return Err(Error::Input(format!(
+                "residual [{}, {}, {}, {}] is not the conv's output shape [{}, {}, {ho}, {wo}]",
+                r.n, r.c, r.h, r.w, x.n, layer.cout
+            )));
+        }
+    }
     let (w, b) = fold_bn(p);
     let laid = conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
     let variant = conv::ConvVariant::of(layer, residual.is_some(), relu);
@@ -188,6 +222,7 @@ pub fn conv_once(
 
 /// The 3x3/2 max pool on the GPU.
 pub fn max_pool_once(ctx: &GpuContext, storage: Storage, x: &Activation) -> Result<Activation> {
+    check_activation("pool input", x)?;
     let (ho, wo) = (pool::out_size(x.h), pool::out_size(x.w));
     let c4 = x.c.div_ceil(4) as u32;
     let total = (x.n * ho * wo) as u32 * c4;
@@ -223,7 +258,9 @@ pub fn head_once(
     fc_weight: &[f32],
     fc_bias: &[f32],
 ) -> Result<Vec<f32>> {
+    check_activation("head input", x)?;
     let classes = fc_bias.len();
+    check_len("FC weight", fc_weight.len(), x.c * classes)?;
     let laid = head::layout(fc_weight, fc_bias, x.c, classes);
     let classes4 = classes.div_ceil(4) as u32;
     let params = head::HeadParams {

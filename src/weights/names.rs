@@ -206,6 +206,61 @@ pub struct ModelWeights {
     pub source: String,
 }
 
+impl ModelWeights {
+    /// Every array has the length its architecture needs. `map_weights` guarantees it; weights
+    /// built by hand (a library user's own loader) are checked here before anything indexes
+    /// them, so a mismatch is an error naming the tensor, not a panic.
+    pub fn check_shapes(&self) -> Result<()> {
+        let bad = |tensor: &str, what: &str, len: usize, want: usize| {
+            Error::tensor(
+                &self.source,
+                tensor,
+                format!("{what} holds {len} values, {} needs {want}", self.arch.name),
+            )
+        };
+        let layers = self.arch.conv_layers(self.stage1);
+        if self.convs.len() != layers.len() {
+            return Err(Error::tensor(
+                &self.source,
+                "<conv layers>",
+                format!(
+                    "{} conv layers given, {} has {}",
+                    self.convs.len(),
+                    self.arch.name,
+                    layers.len()
+                ),
+            ));
+        }
+        for (layer, conv) in layers.iter().zip(&self.convs) {
+            let weight = layer.cout * layer.cin * layer.kernel * layer.kernel;
+            if conv.weight.len() != weight {
+                return Err(bad(&layer.name, "the weight", conv.weight.len(), weight));
+            }
+            for (what, v) in [
+                ("the BN scale", &conv.gamma),
+                ("the BN shift", &conv.beta),
+                ("the BN mean", &conv.mean),
+                ("the BN variance", &conv.var),
+            ] {
+                if v.len() != layer.cout {
+                    return Err(bad(&layer.name, what, v.len(), layer.cout));
+                }
+            }
+        }
+        if self.classes == 0 {
+            return Err(Error::tensor(&self.source, "fc", "a head of 0 classes"));
+        }
+        let fc = self.arch.features() * self.classes;
+        if self.fc_weight.len() != fc {
+            return Err(bad("fc", "the FC weight", self.fc_weight.len(), fc));
+        }
+        if self.fc_bias.len() != self.classes {
+            return Err(bad("fc", "the FC bias", self.fc_bias.len(), self.classes));
+        }
+        Ok(())
+    }
+}
+
 struct Taker<'a> {
     tensors: &'a TensorMap,
     used: BTreeSet<&'a str>,

@@ -62,30 +62,13 @@ pub fn random_conv_bn(rng: &mut Rng, cout: usize, cin: usize, k: usize) -> ConvB
     }
 }
 
-/// max |a - b| / max |b|: the error relative to the output's scale.
+/// max |a - b| / max |b|: the error relative to the output's scale (the library's measure,
+/// the one `gpu-resnet check` reports), with a clear failure on a length mismatch.
 pub fn rel_err(got: &[f32], want: &[f32]) -> f64 {
     assert_eq!(got.len(), want.len(), "length mismatch");
-    let scale = want
-        .iter()
-        .fold(0.0f64, |m, &v| m.max(v.abs() as f64))
-        .max(1e-30);
-    let diff = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |m, (&a, &b)| m.max((a as f64 - b as f64).abs()));
-    if got.iter().any(|v| !v.is_finite()) {
-        return f64::INFINITY;
-    }
-    diff / scale
+    gpu_resnet::check::rel_err(got, want)
 }
 
-/// Indices of the k largest values, largest first.
-pub fn top_k(row: &[f32], k: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..row.len()).collect();
-    idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-    idx.truncate(k);
-    idx
-}
-
-/// f16's unit roundoff (2^-11).
-pub const F16_EPS: f64 = 4.8828125e-4;
+// One source of truth for tolerances and ranking rules: the library's, shared with `check`.
+#[allow(unused_imports)]
+pub use gpu_resnet::check::{ranks_agree, tolerance, top_k, Compared, F16_EPS};
