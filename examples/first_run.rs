@@ -37,6 +37,9 @@ fn main() -> Result<(), gpu_resnet::Error> {
     warm.sort_by(f64::total_cmp);
     println!("{} batch {batch} on {}", spec.name, ctx.describe());
     println!("device {device_ms:.0} ms, weight upload {upload_ms:.0} ms, plan compile {compile_ms:.0} ms ({} pipelines)", model.pipeline_count());
-    println!("first inference {first_ms:.0} ms, warm median {:.0} ms", warm[1]);
+    println!(
+        "first inference {first_ms:.0} ms, warm median {:.0} ms",
+        warm[1]
+    );
     Ok(())
 }

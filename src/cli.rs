@@ -302,7 +302,11 @@ fn fetch(args: FetchArgs) -> Result<()> {
     if args.list || args.names.is_empty() {
         println!("cache: {}", cache.display());
         for e in f::registry() {
-            let state = if f::cached_path(&e, &cache).is_file() { "cached" } else { "-" };
+            let state = if f::cached_path(&e, &cache).is_file() {
+                "cached"
+            } else {
+                "-"
+            };
             println!("{:<26} {:<7} {}", e.name, state, e.url);
         }
         return Ok(());
@@ -310,7 +314,11 @@ fn fetch(args: FetchArgs) -> Result<()> {
     for name in &args.names {
         let entry = f::find(name).ok_or_else(|| Error::UnknownModel {
             name: name.clone(),
-            valid: f::registry().iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+            valid: f::registry()
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })?;
         let mut last = 0u64;
         let path = f::fetch(&entry, &cache, args.mirror.as_deref(), &mut |got, total| {
