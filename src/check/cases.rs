@@ -26,7 +26,8 @@ const KERNEL_SHAPES_BATCH: usize = 2;
 /// Classes of the synthetic heads of the end-to-end cases.
 const MODEL_CLASSES: usize = 1000;
 
-fn random_activation(rng: &mut Rng, n: usize, c: usize, h: usize, w: usize) -> Activation {
+/// A random NCHW activation in [-1, 1) (also used by the tests).
+pub fn random_activation(rng: &mut Rng, n: usize, c: usize, h: usize, w: usize) -> Activation {
     Activation {
         n,
         c,
@@ -36,7 +37,8 @@ fn random_activation(rng: &mut Rng, n: usize, c: usize, h: usize, w: usize) -> A
     }
 }
 
-fn random_conv_bn(rng: &mut Rng, cout: usize, cin: usize, k: usize) -> ConvBn {
+/// A random conv + BN whose outputs stay O(1) (also used by the tests).
+pub fn random_conv_bn(rng: &mut Rng, cout: usize, cin: usize, k: usize) -> ConvBn {
     let scale = (3.0 / (cin * k * k) as f32).sqrt();
     ConvBn {
         weight: (0..cout * cin * k * k)

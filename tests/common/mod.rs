@@ -4,9 +4,6 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use gpu_resnet::reference::Activation;
-use gpu_resnet::weights::synthetic::Rng;
-use gpu_resnet::weights::ConvBn;
 use gpu_resnet::{BackendChoice, ContextOptions, GpuContext};
 
 /// The default adapter (Vulkan where present). No adapter is a test failure, not a skip: CI
@@ -39,28 +36,8 @@ pub fn golden(file: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden")).join(file)
 }
 
-pub fn random_activation(rng: &mut Rng, n: usize, c: usize, h: usize, w: usize) -> Activation {
-    Activation {
-        n,
-        c,
-        h,
-        w,
-        data: (0..n * c * h * w).map(|_| rng.uniform()).collect(),
-    }
-}
-
-pub fn random_conv_bn(rng: &mut Rng, cout: usize, cin: usize, k: usize) -> ConvBn {
-    let scale = (3.0 / (cin * k * k) as f32).sqrt();
-    ConvBn {
-        weight: (0..cout * cin * k * k)
-            .map(|_| rng.uniform() * scale)
-            .collect(),
-        gamma: (0..cout).map(|_| rng.range(0.5, 1.5)).collect(),
-        beta: (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
-        mean: (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
-        var: (0..cout).map(|_| rng.range(0.25, 2.0)).collect(),
-    }
-}
+#[allow(unused_imports)] // not every test file uses them
+pub use gpu_resnet::check::cases::{random_activation, random_conv_bn};
 
 /// max |a - b| / max |b|: the error relative to the output's scale (the library's measure,
 /// the one `gpu-resnet check` reports), with a clear failure on a length mismatch.
