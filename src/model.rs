@@ -80,8 +80,9 @@ pub struct Model {
     pub stage1: Stage1Shortcut,
     pub classes: usize,
     pub storage: Storage,
-    /// One buffer per conv layer, in the order conv.wgsl reads (weights then bias).
-    pub(crate) conv_weights: Vec<wgpu::Buffer>,
+    /// One texture per conv layer (a view of it), in the order conv.wgsl reads: K rows of
+    /// weights, then the bias row.
+    pub(crate) conv_weights: Vec<wgpu::TextureView>,
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
     pub weight_bytes: u64,
@@ -142,9 +143,13 @@ impl Model {
             for (layer, conv) in layers.iter().zip(&weights.convs) {
                 let (w, b) = fold_bn(conv);
                 let laid = kernels::conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
-                let buffer = upload(&layer.name, &laid)?;
-                weight_bytes += buffer.size();
-                conv_weights.push(buffer);
+                if storage != Storage::F32 {
+                    check_f16_range(&laid, &layer.name, &weights.source)?;
+                }
+                let texture =
+                    kernels::conv::upload_weights(ctx, storage, &layer.name, &laid, layer.cout)?;
+                weight_bytes += laid.len() as u64 * storage.bytes_per_4() / 4;
+                conv_weights.push(texture.create_view(&Default::default()));
             }
             let features = weights.arch.features();
             let laid = kernels::head::layout(

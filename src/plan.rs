@@ -264,10 +264,19 @@ pub fn check_limits(
     Ok(())
 }
 
-fn storage_buffer_entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
-    wgpu::BindGroupEntry {
-        binding,
-        resource: buffer.as_entire_binding(),
+/// What a dispatch binds after its uniform, in binding order from 1.
+enum Bound {
+    Buffer(wgpu::Buffer),
+    Texture(wgpu::TextureView),
+}
+
+impl Bound {
+    fn entry(&self, binding: u32) -> wgpu::BindGroupEntry<'_> {
+        let resource = match self {
+            Bound::Buffer(b) => b.as_entire_binding(),
+            Bound::Texture(v) => wgpu::BindingResource::TextureView(v),
+        };
+        wgpu::BindGroupEntry { binding, resource }
     }
 }
 
@@ -348,11 +357,15 @@ impl Plan {
 
             // Every dispatch's uniform lives in one buffer, at aligned offsets.
             let mut uniform_bytes: Vec<u8> = Vec::new();
+            // Each dispatch's parameters start at a multiple of `align` (the buffer's length
+            // always is one), whatever their size.
             let mut push_uniform = |data: &[u8]| -> u64 {
                 let offset = uniform_bytes.len() as u64;
                 uniform_bytes.extend_from_slice(data);
-                uniform_bytes.resize(offset.next_multiple_of(align) as usize + align as usize, 0);
-                uniform_bytes.truncate((offset + align) as usize);
+                uniform_bytes.resize(
+                    (offset + (data.len() as u64).next_multiple_of(align)) as usize,
+                    0,
+                );
                 offset
             };
             struct Pending {
@@ -363,7 +376,7 @@ impl Plan {
                 kernel: std::sync::Arc<Kernel>,
                 uniform_offset: u64,
                 uniform_size: u64,
-                buffers: Vec<wgpu::Buffer>,
+                bound: Vec<Bound>,
                 groups: (u32, u32, u32),
             }
             let mut pending: Vec<Pending> = Vec::new();
@@ -396,7 +409,10 @@ impl Plan {
                 kernel: model.pipelines.get(device, &preprocess::from_nchw(storage)),
                 uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
                 uniform_size: std::mem::size_of_val(&params) as u64,
-                buffers: vec![input.clone(), slots[slot_of[graph.input]].clone()],
+                bound: vec![
+                    Bound::Buffer(input.clone()),
+                    Bound::Buffer(slots[slot_of[graph.input]].clone()),
+                ],
                 groups: groups_for(pixels.div_ceil(preprocess::WORKGROUP))?,
             });
 
@@ -411,19 +427,16 @@ impl Plan {
                     } => {
                         let layer = &graph.convs[ci];
                         let (si, so) = (graph.tensors[src], graph.tensors[output]);
-                        let variant = conv::ConvVariant::of(layer, residual.is_some(), relu);
-                        let m_total = (batch * so.h * so.w) as u32;
-                        let out_c4 = conv::c4(layer.cout) as u32;
-                        let params = conv::ConvParams {
-                            in_h: si.h as u32,
-                            in_w: si.w as u32,
-                            in_c4: conv::c4(layer.cin) as u32,
-                            out_h: so.h as u32,
-                            out_w: so.w as u32,
-                            out_c4,
-                            m_total,
-                            bias_offset: conv::bias_offset4(layer.cout, layer.cin, layer.kernel),
-                        };
+                        let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type);
+                        let variant = conv::ConvVariant::of(layer, tile);
+                        let params = conv::ConvParams::new(
+                            layer,
+                            batch,
+                            (si.h, si.w),
+                            residual.is_some(),
+                            relu,
+                        );
+                        let (m_total, out_c4) = (params.m_total, params.out_c4);
                         let res_buf = residual
                             .map(|r| slots[slot_of[r]].clone())
                             .unwrap_or_else(|| no_residual.clone());
@@ -451,11 +464,11 @@ impl Plan {
                                 .get(device, &variant.specialization(storage)),
                             uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
                             uniform_size: std::mem::size_of_val(&params) as u64,
-                            buffers: vec![
-                                slots[slot_of[src]].clone(),
-                                model.conv_weights[ci].clone(),
-                                res_buf,
-                                slots[slot_of[output]].clone(),
+                            bound: vec![
+                                Bound::Buffer(slots[slot_of[src]].clone()),
+                                Bound::Texture(model.conv_weights[ci].clone()),
+                                Bound::Buffer(res_buf),
+                                Bound::Buffer(slots[slot_of[output]].clone()),
                             ],
                             groups: {
                                 let (x, y) = variant.workgroups(m_total, out_c4);
@@ -492,9 +505,9 @@ impl Plan {
                             kernel: model.pipelines.get(device, &pool::max_pool_3x3s2(storage)),
                             uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
                             uniform_size: std::mem::size_of_val(&params) as u64,
-                            buffers: vec![
-                                slots[slot_of[src]].clone(),
-                                slots[slot_of[output]].clone(),
+                            bound: vec![
+                                Bound::Buffer(slots[slot_of[src]].clone()),
+                                Bound::Buffer(slots[slot_of[output]].clone()),
                             ],
                             groups: groups_for(total.div_ceil(pool::WORKGROUP))?,
                         });
@@ -532,10 +545,10 @@ impl Plan {
                                 .get(device, &head::specialization(storage, graph.features)),
                             uniform_offset: push_uniform(bytemuck::bytes_of(&params)),
                             uniform_size: std::mem::size_of_val(&params) as u64,
-                            buffers: vec![
-                                slots[slot_of[src]].clone(),
-                                model.head_weights.clone(),
-                                logits.clone(),
+                            bound: vec![
+                                Bound::Buffer(slots[slot_of[src]].clone()),
+                                Bound::Buffer(model.head_weights.clone()),
+                                Bound::Buffer(logits.clone()),
                             ],
                             groups: (x_groups, batch as u32, 1),
                         });
@@ -563,10 +576,10 @@ impl Plan {
                         }),
                     }];
                     entries.extend(
-                        p.buffers
+                        p.bound
                             .iter()
                             .enumerate()
-                            .map(|(i, b)| storage_buffer_entry(i as u32 + 1, b)),
+                            .map(|(i, b)| b.entry(i as u32 + 1)),
                     );
                     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                         label: Some(&p.label),

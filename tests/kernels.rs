@@ -1,6 +1,7 @@
 //! Every kernel family against the CPU reference (`gpu_resnet::reference`), on the shapes the
 //! models use and on awkward ones (1x1 maps, channel counts not a multiple of 4, odd sizes,
-//! batch 3), in FP32 and both FP16 modes.
+//! batch 3), in FP32 and both FP16 modes, with the register tile of every tile policy (CPU
+//! adapters and GPUs) whatever the adapter.
 //!
 //! Tolerances are relative to the output's scale (max |reference|) and come from
 //! `gpu_resnet::check::tolerance`, which `gpu-resnet check` uses too; its documentation gives
@@ -10,7 +11,8 @@ mod common;
 
 use common::*;
 use gpu_resnet::arch::{ConvLayer, ConvRole};
-use gpu_resnet::kernels::once::{conv_once, head_once, max_pool_once};
+use gpu_resnet::kernels::conv::Tile;
+use gpu_resnet::kernels::once::{conv_once, conv_once_tiled, head_once, max_pool_once};
 use gpu_resnet::reference::{self, Activation};
 use gpu_resnet::weights::synthetic::Rng;
 use gpu_resnet::Storage;
@@ -71,7 +73,11 @@ const CONV_CASES: &[Case] = &[
     (16, 8, 1, 1, true, 2, 7, 9, false, false), // vd pool on odd sizes (ceil mode, partial windows)
     (16, 16, 1, 1, true, 1, 1, 1, true, true), // vd pool of a 1x1 map
     (4, 4, 7, 2, false, 1, 3, 2, false, false), // kernel larger than the map
+    (64, 128, 3, 1, false, 2, 9, 11, true, true), // pixel tiles cut short (198 = 12x16 + 6)
 ];
+
+/// The device types whose tile policies differ (see `Tile::for_layer`).
+const TILE_POLICIES: [wgpu::DeviceType; 2] = [wgpu::DeviceType::Cpu, wgpu::DeviceType::DiscreteGpu];
 
 #[test]
 fn conv_matches_reference_on_model_and_odd_shapes() {
@@ -95,9 +101,13 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
             }
             None => want_plain,
         };
-        for storage in storages() {
-            let got =
-                conv_once(ctx(), storage, &l, &x, &p, res.as_ref(), relu).expect("conv dispatch");
+        for (storage, device) in storages()
+            .into_iter()
+            .flat_map(|s| TILE_POLICIES.map(|d| (s, d)))
+        {
+            let tile = Tile::for_layer(cout, device);
+            let got = conv_once_tiled(ctx(), storage, &l, &x, &p, res.as_ref(), relu, tile)
+                .expect("conv dispatch");
             assert_eq!(
                 (got.n, got.c, got.h, got.w),
                 (want.n, want.c, want.h, want.w),
@@ -108,9 +118,11 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
             let tol = conv_tolerance(storage, cin * k * k);
             if err > tol {
                 failures.push(format!(
-                    "{} n{n} {h}x{w} res={with_res} {}: rel err {err:.2e} > {tol:.2e}",
+                    "{} n{n} {h}x{w} res={with_res} {} tile {}x{}: rel err {err:.2e} > {tol:.2e}",
                     l.name,
-                    storage.name()
+                    storage.name(),
+                    tile.tm,
+                    tile.tn4 * 4
                 ));
             }
         }

@@ -1,12 +1,20 @@
 //! Convolution (implicit GEMM, folded BN, fused residual + ReLU): host side of `shaders/conv.wgsl`.
 
+use wgpu::util::DeviceExt;
+
 use super::{Specialization, Storage};
 use crate::arch::ConvLayer;
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
 
 pub const SOURCE: &str = include_str!("../../shaders/conv.wgsl");
 pub const WORKGROUP: u32 = 64;
+/// The weights are a texture at this binding (between the input and the residual buffers).
+pub const WEIGHTS_BINDING: u32 = 2;
 
-/// Uniform parameters, laid out as `Params` in conv.wgsl.
+/// Uniform parameters, laid out as `Params` in conv.wgsl. Stride and the fused epilogue are
+/// uniforms, not `override`s, so a whole ResNet needs one pipeline per kernel size (plus the
+/// vd shortcut's pooled read): each pipeline costs seconds of JIT on CPU adapters.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ConvParams {
@@ -17,7 +25,38 @@ pub struct ConvParams {
     pub out_w: u32,
     pub out_c4: u32,
     pub m_total: u32,
-    pub bias_offset: u32,
+    pub bias_row: u32,
+    pub stride: u32,
+    pub residual: u32,
+    pub relu: u32,
+    pub _pad: u32,
+}
+
+impl ConvParams {
+    /// `layer` over `batch` images of `in_hw`, with the residual add and ReLU as given.
+    pub fn new(
+        layer: &ConvLayer,
+        batch: usize,
+        in_hw: (usize, usize),
+        residual: bool,
+        relu: bool,
+    ) -> Self {
+        let (out_h, out_w) = (layer.out_size(in_hw.0), layer.out_size(in_hw.1));
+        ConvParams {
+            in_h: in_hw.0 as u32,
+            in_w: in_hw.1 as u32,
+            in_c4: c4(layer.cin) as u32,
+            out_h: out_h as u32,
+            out_w: out_w as u32,
+            out_c4: c4(layer.cout) as u32,
+            m_total: (batch * out_h * out_w) as u32,
+            bias_row: bias_row(layer.cin, layer.kernel),
+            stride: layer.stride as u32,
+            residual: residual as u32,
+            relu: relu as u32,
+            _pad: 0,
+        }
+    }
 }
 
 /// The register tile of one invocation: `tm` output pixels x `4 * tn4` output channels.
@@ -28,41 +67,49 @@ pub struct Tile {
 }
 
 impl Tile {
-    /// 8 pixels x 8 channels: the fastest of the shapes measured on lavapipe (ResNet50 batch 1,
-    /// before weight loads were made workgroup-uniform: 417 ms vs 448 ms for 4x16, 515 ms for
-    /// 16x4 and 825 ms for 8x16, which spills). `tn4` shrinks to divide the channel groups.
-    pub fn for_layer(cout: usize) -> Tile {
+    /// The tile for a layer with `cout` output channels on a `device` of this type.
+    ///
+    /// - CPU adapters (lavapipe, llvmpipe): 16 pixels x 64 channels. A load whose address
+    ///   varies per invocation costs a per-lane loop there, so the tile is as large as pays.
+    ///   ResNet50 batch 8 conv layers on lavapipe (`bench --profile`): 8x8 24 GFLOP/s,
+    ///   16x16 36, 16x32 38, 8x64 36, 16x64 44 (more output channels per invocation win:
+    ///   the weight texels are shared by the workgroup, the pixel loads are not).
+    /// - GPUs: 8 pixels x 8 channels, 64 accumulators per invocation, which leaves registers
+    ///   for occupancy.
+    ///
+    /// `tn4` shrinks to divide the channel groups.
+    pub fn for_layer(cout: usize, device: wgpu::DeviceType) -> Tile {
+        let (tm, widths): (u32, &[u32]) = match device {
+            wgpu::DeviceType::Cpu => (16, &[16, 8, 4, 2, 1]),
+            _ => (8, &[2, 1]),
+        };
         let c4 = cout.div_ceil(4) as u32;
-        let tn4 = [2u32, 1]
-            .into_iter()
+        let tn4 = widths
+            .iter()
+            .copied()
             .find(|t| c4.is_multiple_of(*t))
             .unwrap_or(1);
-        Tile { tm: 8, tn4 }
+        Tile { tm, tn4 }
     }
 }
 
-/// The conv's shape-independent specialisation (shapes travel in the uniform).
+/// The conv's specialisation: what changes the code (shapes, stride and epilogue travel in
+/// the uniform).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConvVariant {
     pub kernel: u32,
-    pub stride: u32,
     pub pad: u32,
     pub avg_pool: bool,
-    pub residual: bool,
-    pub relu: bool,
     pub tile: Tile,
 }
 
 impl ConvVariant {
-    pub fn of(layer: &ConvLayer, residual: bool, relu: bool) -> Self {
+    pub fn of(layer: &ConvLayer, tile: Tile) -> Self {
         ConvVariant {
             kernel: layer.kernel as u32,
-            stride: layer.stride as u32,
             pad: layer.pad() as u32,
             avg_pool: layer.avg_pool_input,
-            residual,
-            relu,
-            tile: Tile::for_layer(layer.cout),
+            tile,
         }
     }
 
@@ -73,13 +120,13 @@ impl ConvVariant {
             self.tile.tm,
             self.tile.tn4
         );
-        Specialization::new("conv", "main", &prelude, SOURCE, 3)
+        let tile = [("TM", self.tile.tm), ("TN4", self.tile.tn4)];
+        let body = super::unroll(SOURCE, &tile).expect("conv.wgsl's unroll blocks are well formed");
+        Specialization::new("conv", "main", &prelude, &body, 3)
+            .with_texture_input(WEIGHTS_BINDING)
             .with("KERNEL", self.kernel as f64)
-            .with("STRIDE", self.stride as f64)
             .with("PAD", self.pad as f64)
             .with("AVG_POOL", self.avg_pool as u32 as f64)
-            .with("RESIDUAL", self.residual as u32 as f64)
-            .with("RELU", self.relu as u32 as f64)
             .with("WG", WORKGROUP as f64)
     }
 
@@ -97,7 +144,8 @@ pub fn c4(channels: usize) -> usize {
 }
 
 /// Folded OIHW weights and bias re-laid in the order conv.wgsl reads them: K rows
-/// `[ky][kx][cin padded to 4]`, each holding all `cout` (padded to 4) outputs, then the bias.
+/// `[ky][kx][cin padded to 4]`, each holding all `cout` (padded to 4) outputs, then one row
+/// with the bias. Each row is one row of the weight texture, 4 channels per texel.
 pub fn gemm_layout(
     weight_oihw: &[f32],
     bias: &[f32],
@@ -124,7 +172,63 @@ pub fn gemm_layout(
     out
 }
 
-/// Where the bias starts in the laid-out buffer, in groups of 4.
-pub fn bias_offset4(cout: usize, cin: usize, kernel: usize) -> u32 {
-    (kernel * kernel * c4(cin) * 4 * c4(cout)) as u32
+/// The weight texture's bias row: the K rows come first.
+pub fn bias_row(cin: usize, kernel: usize) -> u32 {
+    (kernel * kernel * c4(cin) * 4) as u32
+}
+
+/// Weights live in a texture, not a buffer: on lavapipe a texel fetch whose address varies
+/// per invocation costs about 0.7x a storage-buffer load (measured with a 16x16 tile: 45 vs
+/// 35 GFLOP/s), and on GPUs the texture cache serves the rows every workgroup shares.
+/// f32 storage uses rgba32float texels, both f16 storages rgba16float (read as f32 and
+/// converted, so they need no SHADER_F16).
+pub fn weight_format(storage: Storage) -> wgpu::TextureFormat {
+    match storage {
+        Storage::F32 => wgpu::TextureFormat::Rgba32Float,
+        Storage::F16Native | Storage::F16Mixed | Storage::F16Packed => {
+            wgpu::TextureFormat::Rgba16Float
+        }
+    }
+}
+
+/// Upload `laid` (from [`gemm_layout`]) as the weight texture of a conv with `cout` outputs:
+/// `c4(cout)` texels wide, one row per K row plus the bias row. An error names the layer and
+/// the limit when a side exceeds the device's 2-D texture size.
+pub fn upload_weights(
+    ctx: &GpuContext,
+    storage: Storage,
+    label: &str,
+    laid: &[f32],
+    cout: usize,
+) -> Result<wgpu::Texture> {
+    let width = c4(cout) as u32;
+    let height = (laid.len() / (width as usize * 4)) as u32;
+    let allowed = ctx.limits.max_texture_dimension_2d;
+    if width.max(height) > allowed {
+        return Err(Error::Limit {
+            limit: "max_texture_dimension_2d",
+            what: format!("weight texture of `{label}` ({width}x{height} texels)"),
+            needed: width.max(height) as u64,
+            allowed: allowed as u64,
+        });
+    }
+    Ok(ctx.device.create_texture_with_data(
+        &ctx.queue,
+        &wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: weight_format(storage),
+            usage: wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        },
+        wgpu::util::TextureDataOrder::LayerMajor,
+        &storage.encode(laid),
+    ))
 }

@@ -78,12 +78,14 @@ fn decode(storage: Storage, bytes: &[u8]) -> Vec<f32> {
     }
 }
 
-/// One dispatch over fresh buffers; returns the read-write buffer's bytes.
+/// One dispatch over fresh buffers (`reads` fill the read bindings in order, past the
+/// texture binding, which `texture` fills); returns the read-write buffer's bytes.
 fn dispatch_once(
     ctx: &GpuContext,
     spec: &Specialization,
     params: &[u8],
     reads: &[Vec<u8>],
+    texture: Option<&wgpu::TextureView>,
     out_bytes: u64,
     groups: (u32, u32),
 ) -> Result<Vec<u8>> {
@@ -126,10 +128,17 @@ fn dispatch_once(
             binding: 0,
             resource: uniform.as_entire_binding(),
         }];
-        for (i, b) in buffers.iter().chain(std::iter::once(&out)).enumerate() {
+        let buffer_bindings = (1..).filter(|b| Some(*b) != spec.texture_input);
+        for (binding, b) in buffer_bindings.zip(buffers.iter().chain(std::iter::once(&out))) {
             entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
+                binding,
                 resource: b.as_entire_binding(),
+            });
+        }
+        if let (Some(binding), Some(view)) = (spec.texture_input, texture) {
+            entries.push(wgpu::BindGroupEntry {
+                binding,
+                resource: wgpu::BindingResource::TextureView(view),
             });
         }
         let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -152,7 +161,8 @@ fn dispatch_once(
     })
 }
 
-/// One conv layer (BN folded, optional residual add, optional ReLU) on the GPU.
+/// One conv layer (BN folded, optional residual add, optional ReLU) on the GPU, with the
+/// register tile a plan would choose on this device.
 pub fn conv_once(
     ctx: &GpuContext,
     storage: Storage,
@@ -161,6 +171,22 @@ pub fn conv_once(
     p: &ConvBn,
     residual: Option<&Activation>,
     relu: bool,
+) -> Result<Activation> {
+    let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type);
+    conv_once_tiled(ctx, storage, layer, x, p, residual, relu, tile)
+}
+
+/// [`conv_once`] with a given register tile (tests run every tile policy on one adapter).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_once_tiled(
+    ctx: &GpuContext,
+    storage: Storage,
+    layer: &ConvLayer,
+    x: &Activation,
+    p: &ConvBn,
+    residual: Option<&Activation>,
+    relu: bool,
+    tile: conv::Tile,
 ) -> Result<Activation> {
     if x.c != layer.cin {
         return Err(Error::Input(format!(
@@ -186,28 +212,22 @@ pub fn conv_once(
     }
     let (w, b) = fold_bn(p);
     let laid = conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
-    let variant = conv::ConvVariant::of(layer, residual.is_some(), relu);
-    let m_total = (x.n * ho * wo) as u32;
-    let out_c4 = conv::c4(layer.cout) as u32;
-    let params = conv::ConvParams {
-        in_h: x.h as u32,
-        in_w: x.w as u32,
-        in_c4: conv::c4(layer.cin) as u32,
-        out_h: ho as u32,
-        out_w: wo as u32,
-        out_c4,
-        m_total,
-        bias_offset: conv::bias_offset4(layer.cout, layer.cin, layer.kernel),
-    };
+    let variant = conv::ConvVariant::of(layer, tile);
+    let params = conv::ConvParams::new(layer, x.n, (x.h, x.w), residual.is_some(), relu);
+    let (m_total, out_c4) = (params.m_total, params.out_c4);
     let res = residual
         .map(|r| storage.encode(&to_nhwc4(r)))
         .unwrap_or_default();
     let out_bytes = m_total as u64 * out_c4 as u64 * storage.bytes_per_4();
+    let weights = ctx.scoped("conv kernel test weights", || {
+        conv::upload_weights(ctx, storage, &layer.name, &laid, layer.cout)
+    })?;
     let bytes = dispatch_once(
         ctx,
         &variant.specialization(storage),
         bytemuck::bytes_of(&params),
-        &[storage.encode(&to_nhwc4(x)), storage.encode(&laid), res],
+        &[storage.encode(&to_nhwc4(x)), res],
+        Some(&weights.create_view(&Default::default())),
         out_bytes,
         variant.workgroups(m_total, out_c4),
     )?;
@@ -244,6 +264,7 @@ pub fn max_pool_once(ctx: &GpuContext, storage: Storage, x: &Activation) -> Resu
         &pool::max_pool_3x3s2(storage),
         bytemuck::bytes_of(&params),
         &[storage.encode(&to_nhwc4(x))],
+        None,
         total as u64 * storage.bytes_per_4(),
         (g.0, g.1),
     )?;
@@ -276,6 +297,7 @@ pub fn head_once(
         &head::specialization(storage, x.c),
         bytemuck::bytes_of(&params),
         &[storage.encode(&to_nhwc4(x)), storage.encode(&laid)],
+        None,
         (x.n * classes * 4) as u64,
         (classes4.div_ceil(head::WORKGROUP), x.n as u32),
     )?;

@@ -139,6 +139,7 @@ pub fn resize_crop_normalize_texture(decode: TexelDecode) -> Specialization {
     .with("RY", RESIZE_TILE as f64)
     .with("DECODE", decode.constant())
     .with_texture_input(TEXTURE_BINDING)
+    .without_read(1)
 }
 
 /// How `texture`'s texels decode, or a clear error for a texture the kernel cannot read: not
