@@ -8,9 +8,7 @@ use crate::arch::{self, RELEASES};
 use crate::bench;
 use crate::error::{Error, Result};
 use crate::gpu::{describe_adapter, list_adapters, BackendChoice, ContextOptions, GpuContext};
-use crate::model::{choose_storage, F16Mode, Model, Precision};
 use crate::npy;
-use crate::weights;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -79,31 +77,14 @@ impl DeviceArgs {
 
 #[derive(Args, Debug)]
 pub struct InferArgs {
-    /// Model name (see `gpu-resnet models`).
-    #[arg(long)]
-    pub model: String,
-    /// A .pdparams or .safetensors file, or a registered model name fetched into the cache;
-    /// omitted: deterministic synthetic weights.
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Where `gpu-resnet fetch` keeps downloaded weights (default: $XDG_CACHE_HOME/gpu-resnet).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: crate::predict::ModelArgs,
     /// float32 NCHW .npy, already normalised; batch and size come from its shape.
     #[arg(long)]
     pub input: PathBuf,
     /// Where to write the float32 logits [N, classes] as .npy.
     #[arg(long)]
     pub output: PathBuf,
-    #[command(flatten)]
-    pub device: DeviceArgs,
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    pub precision: Precision,
-    #[arg(long, value_enum, default_value_t = F16Mode::Auto)]
-    pub f16_mode: F16Mode,
-    /// Classes of the synthetic head (only without --weights).
-    #[arg(long, default_value_t = 1000)]
-    pub classes: usize,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -245,7 +226,6 @@ fn adapters(backend: BackendChoice) -> Result<()> {
 }
 
 fn infer(args: InferArgs) -> Result<()> {
-    let spec = arch::resolve(&args.model)?;
     let input = npy::read_npy_f32(&args.input)?;
     if input.shape.len() != 4 || input.shape[1] != 3 || input.shape[0] == 0 {
         return Err(Error::Input(format!(
@@ -255,16 +235,7 @@ fn infer(args: InferArgs) -> Result<()> {
         )));
     }
     let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3]);
-    let weights = match &args.weights {
-        Some(arg) => weights::load_weights(
-            &crate::fetch::resolve_weights(arg, args.cache_dir.as_deref())?,
-            &spec.arch,
-        )?,
-        None => weights::synthetic_weights(&spec.arch, args.classes, 0),
-    };
-    let ctx = args.device.context()?;
-    let storage = choose_storage(&ctx, args.precision, args.f16_mode)?;
-    let model = Model::new(&ctx, &weights, storage)?;
+    let (spec, model) = args.model.load()?;
     let plan = model.plan(n, h, w)?;
     let start = std::time::Instant::now();
     let logits = plan.run(&input.data)?;
@@ -273,8 +244,8 @@ fn infer(args: InferArgs) -> Result<()> {
     eprintln!(
         "{} ({}) on {}: batch {n} of {h}x{w} in {:.1} ms, {:.2} GFLOP -> {}",
         spec.name,
-        storage.name(),
-        ctx.describe(),
+        model.storage.name(),
+        model.ctx.describe(),
         elapsed.as_secs_f64() * 1e3,
         plan.flops() as f64 / 1e9,
         args.output.display()

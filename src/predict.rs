@@ -17,11 +17,11 @@ use crate::model::{choose_storage, F16Mode, Model, Precision};
 use crate::preprocess::PreprocessConfig;
 use crate::weights;
 
-/// The model to classify with and where to run it (shared by `predict` and `eval`).
+/// The model to run and where to run it (shared by `infer`, `predict` and `eval`).
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Model name (see `gpu-resnet models`); it also sets the preprocessing (resize 256, crop
-    /// 224; 320/320 for Fix_ResNet50_vd_ssld_v2).
+    /// Model name (see `gpu-resnet models`); for images it also sets the preprocessing (resize
+    /// 256, crop 224; 320/320 for Fix_ResNet50_vd_ssld_v2).
     #[arg(long)]
     pub model: String,
     /// A .pdparams or .safetensors file, or a registered model name fetched into the cache;
@@ -44,7 +44,7 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     /// Load the weights, make the device and upload the model.
-    pub fn classifier(&self) -> Result<(ModelSpec, Classifier)> {
+    pub fn load(&self) -> Result<(ModelSpec, Model)> {
         let spec = arch::resolve(&self.model)?;
         let weights = match &self.weights {
             Some(arg) => weights::load_weights(
@@ -55,7 +55,12 @@ impl ModelArgs {
         };
         let ctx = self.device.context()?;
         let storage = choose_storage(&ctx, self.precision, self.f16_mode)?;
-        let model = Model::new(&ctx, &weights, storage)?;
+        Ok((spec, Model::new(&ctx, &weights, storage)?))
+    }
+
+    /// [`ModelArgs::load`] with the model's preprocessing around it.
+    pub fn classifier(&self) -> Result<(ModelSpec, Classifier)> {
+        let (spec, model) = self.load()?;
         let classifier = Classifier::new(model, PreprocessConfig::for_model(&spec))?;
         Ok((spec, classifier))
     }

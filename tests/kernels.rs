@@ -11,8 +11,8 @@ mod common;
 
 use common::*;
 use gpu_resnet::arch::{ConvLayer, ConvRole};
-use gpu_resnet::kernels::conv::Tile;
-use gpu_resnet::kernels::once::{conv_once, conv_once_tiled, head_once, max_pool_once};
+use gpu_resnet::check;
+use gpu_resnet::kernels::once::{conv_once, head_once, max_pool_once};
 use gpu_resnet::reference::{self, Activation};
 use gpu_resnet::weights::synthetic::Rng;
 use gpu_resnet::Storage;
@@ -38,92 +38,34 @@ fn storages() -> Vec<Storage> {
     s
 }
 
-fn conv_tolerance(storage: Storage, k: usize) -> f64 {
-    tolerance(storage, Compared::Conv { k })
-}
-
-/// (cin, cout, kernel, stride, avg_pool, n, h, w, residual, relu)
-type Case = (
-    usize,
-    usize,
-    usize,
-    usize,
-    bool,
-    usize,
-    usize,
-    usize,
-    bool,
-    bool,
-);
-
-const CONV_CASES: &[Case] = &[
-    // shapes the models use
-    (3, 64, 7, 2, false, 1, 32, 32, false, true), // plain stem
-    (3, 32, 3, 2, false, 2, 30, 30, false, true), // deep stem, first conv
-    (32, 64, 3, 1, false, 1, 15, 15, false, true), // deep stem, last conv
-    (64, 64, 1, 1, false, 2, 14, 14, false, true), // bottleneck 1x1 reduce
-    (64, 256, 1, 1, false, 1, 14, 14, true, true), // bottleneck 1x1 expand + residual
-    (128, 128, 3, 2, false, 1, 14, 14, false, true), // stride-2 3x3
-    (256, 512, 1, 2, false, 1, 14, 14, false, false), // plain stride-2 projection
-    (256, 512, 1, 1, true, 1, 14, 14, false, false), // vd projection (avg pool folded in)
-    (512, 512, 3, 1, false, 1, 7, 7, true, true), // basic block second conv, 7x7 map
-    // awkward ones
-    (8, 12, 3, 1, false, 3, 5, 7, true, true), // batch 3, odd sizes, cout % 8 != 0
-    (5, 6, 3, 2, false, 1, 1, 1, false, true), // 1x1 map, channels not a multiple of 4
-    (16, 8, 1, 1, true, 2, 7, 9, false, false), // vd pool on odd sizes (ceil mode, partial windows)
-    (16, 16, 1, 1, true, 1, 1, 1, true, true), // vd pool of a 1x1 map
-    (4, 4, 7, 2, false, 1, 3, 2, false, false), // kernel larger than the map
-    (64, 128, 3, 1, false, 2, 9, 11, true, true), // pixel tiles cut short (198 = 12x16 + 6)
-];
-
 /// The device types whose tile policies differ (see `Tile::for_layer`).
 const TILE_POLICIES: [wgpu::DeviceType; 2] = [wgpu::DeviceType::Cpu, wgpu::DeviceType::DiscreteGpu];
 
+/// The conv cases `gpu-resnet check` runs (every distinct conv of every architecture, and the
+/// awkward shapes), here with the tile of every policy, not only this adapter's.
 #[test]
 fn conv_matches_reference_on_model_and_odd_shapes() {
-    let mut rng = Rng::new(11);
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.family == "conv")
+        .collect();
+    assert!(cases.len() > 20, "{} conv cases", cases.len());
     let mut failures = Vec::new();
-    for &(cin, cout, k, s, avg, n, h, w, with_res, relu) in CONV_CASES {
-        let l = layer(cin, cout, k, s, avg);
-        let x = random_activation(&mut rng, n, cin, h, w);
-        let p = random_conv_bn(&mut rng, cout, cin, k);
-        let want_plain = reference::conv_bn(&x, &l, &p, relu && !with_res);
-        let res =
-            with_res.then(|| random_activation(&mut rng, n, cout, want_plain.h, want_plain.w));
-        let want = match &res {
-            Some(r) => {
-                let sum = reference::add_relu(&reference::conv_bn(&x, &l, &p, false), r);
-                if relu {
-                    sum
-                } else {
-                    unreachable!("residual cases always use ReLU")
+    for case in &cases {
+        for storage in storages() {
+            for device in TILE_POLICIES {
+                let got = case
+                    .run_with_tiles_for(ctx(), storage, device)
+                    .expect("conv dispatch");
+                let err = rel_err(&got, case.expected());
+                let tol = tolerance(storage, case.compared);
+                if err > tol {
+                    failures.push(format!(
+                        "{} {} tiles for {device:?}: rel err {err:.2e} > {tol:.2e}",
+                        case.name,
+                        storage.name()
+                    ));
                 }
-            }
-            None => want_plain,
-        };
-        for (storage, device) in storages()
-            .into_iter()
-            .flat_map(|s| TILE_POLICIES.map(|d| (s, d)))
-        {
-            let tile = Tile::for_layer(cout, device);
-            let got = conv_once_tiled(ctx(), storage, &l, &x, &p, res.as_ref(), relu, tile)
-                .expect("conv dispatch");
-            assert_eq!(
-                (got.n, got.c, got.h, got.w),
-                (want.n, want.c, want.h, want.w),
-                "{}",
-                l.name
-            );
-            let err = rel_err(&got.data, &want.data);
-            let tol = conv_tolerance(storage, cin * k * k);
-            if err > tol {
-                failures.push(format!(
-                    "{} n{n} {h}x{w} res={with_res} {} tile {}x{}: rel err {err:.2e} > {tol:.2e}",
-                    l.name,
-                    storage.name(),
-                    tile.tm,
-                    tile.tn4 * 4
-                ));
             }
         }
     }

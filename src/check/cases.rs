@@ -11,7 +11,8 @@ use super::tolerance::Compared;
 use crate::arch::{Arch, ConvLayer, ConvRole, Op, Stage1Shortcut, ARCHS};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::once::{conv_once, head_once, max_pool_once};
+use crate::kernels::conv::Tile;
+use crate::kernels::once::{conv_once_tiled, head_once, max_pool_once};
 use crate::kernels::Storage;
 use crate::npy::read_npy_f32;
 use crate::reference::{self, Activation};
@@ -266,6 +267,19 @@ pub fn awkward_conv_shapes() -> Vec<ConvShape> {
             true,
             "stride-2 1x1, channels % 4 != 0, +res",
         ),
+        (
+            64,
+            128,
+            3,
+            1,
+            false,
+            2,
+            9,
+            11,
+            true,
+            true,
+            "pixel tiles cut short (198 = 12x16 + 6), +res",
+        ),
     ];
     ROWS.iter()
         .map(
@@ -384,11 +398,23 @@ impl KernelCase {
         }
     }
 
-    /// Run on the GPU in `storage`; the output in the reference's layout.
+    /// Run on the GPU in `storage`, as a plan on this adapter would; the output in the
+    /// reference's layout.
     pub fn run(&self, ctx: &GpuContext, storage: Storage) -> Result<Vec<f32>> {
+        self.run_with_tiles_for(ctx, storage, ctx.info.device_type)
+    }
+
+    /// [`KernelCase::run`] with the conv register tile a plan would choose on a `device` of
+    /// this type (so one adapter can test every tile policy).
+    pub fn run_with_tiles_for(
+        &self,
+        ctx: &GpuContext,
+        storage: Storage,
+        device: wgpu::DeviceType,
+    ) -> Result<Vec<f32>> {
         Ok(match &self.input {
             KernelInput::Conv(c) => {
-                conv_once(
+                conv_once_tiled(
                     ctx,
                     storage,
                     &c.layer,
@@ -396,6 +422,7 @@ impl KernelCase {
                     &c.params,
                     c.residual.as_ref(),
                     c.relu,
+                    Tile::for_layer(c.layer.cout, device),
                 )?
                 .data
             }
