@@ -17,11 +17,15 @@ struct Params {
     out_w: u32,
     out_c4: u32,
     m_total: u32,  // batch * out_h * out_w
-    bias_row: u32, // the weight texture's row holding the folded BN bias
+    bias_row: u32,  // the weight texture's row holding the folded BN bias
     stride: u32,
-    residual: u32, // 1: add `res` before the ReLU
-    relu: u32,     // 1: ReLU on the output
-    _pad: u32,
+    residual: u32,  // 1: add `res` before the ReLU
+    relu: u32,      // 1: ReLU on the output
+    fold_rows: u32, // weight rows per texture block (kernels::conv::WeightFold)
+    bias_col: u32,  // the bias row's block, in texels
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 override KERNEL: u32 = 1u;
@@ -33,7 +37,8 @@ override WG: u32 = 64u;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<S4>;
 // Weights: one K row per texture row, 4 output channels per texel (rgba32float for f32
-// storage, rgba16float for f16), read with textureLoad.
+// storage, rgba16float for f16), read with textureLoad. Past `fold_rows` rows they continue
+// in the next block of out_c4 texels to the right (devices with small textures).
 @group(0) @binding(2) var wts: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> res: array<S4>;
 @group(0) @binding(4) var<storage, read_write> dst: array<S4>;
@@ -80,6 +85,10 @@ fn main(
     // @end
     // @end
 
+    // Where this channel tile's next K rows sit in the weight texture: they run on across
+    // taps, and wrap to the next block every fold_rows rows (a multiple of 4).
+    var wx = co4;
+    var wy = 0u;
     for (var ky = 0u; ky < KERNEL; ky++) {
         for (var kx = 0u; kx < KERNEL; kx++) {
             // Where each pixel's receptive field starts (4 taps for the pooled read).
@@ -112,7 +121,6 @@ fn main(
                 tap_w[{m}][0] = select(CT(0.0), CT(1.0), inside);
             }
             // @end
-            let k_row = (ky * KERNEL + kx) * p.in_c4 * 4u;
             for (var ci4 = 0u; ci4 < p.in_c4; ci4++) {
                 var x: array<vec4<CT>, TM>;
                 // @unroll m < TM
@@ -127,14 +135,17 @@ fn main(
                     x[{m}] = select(vec4<CT>(0.0), ld(src[base[{m}][0] + ci4]), tap_w[{m}][0] != CT(0.0));
                 }
                 // @end
-                let row = k_row + ci4 * 4u;
                 var w: array<array<vec4<CT>, 4>, TN4>;
                 // @unroll j < TN4
-                w[{j}][0] = weight(co4 + {j}u, row);
-                w[{j}][1] = weight(co4 + {j}u, row + 1u);
-                w[{j}][2] = weight(co4 + {j}u, row + 2u);
-                w[{j}][3] = weight(co4 + {j}u, row + 3u);
+                w[{j}][0] = weight(wx + {j}u, wy);
+                w[{j}][1] = weight(wx + {j}u, wy + 1u);
+                w[{j}][2] = weight(wx + {j}u, wy + 2u);
+                w[{j}][3] = weight(wx + {j}u, wy + 3u);
                 // @end
+                wy += 4u;
+                let wrap = wy >= p.fold_rows;
+                wy = select(wy, 0u, wrap);
+                wx = select(wx, wx + p.out_c4, wrap);
                 // @unroll j < TN4
                 // @unroll m < TM
                 acc[{m}][{j}] = fma(vec4<CT>(x[{m}].x), w[{j}][0], acc[{m}][{j}]);
@@ -152,7 +163,7 @@ fn main(
     // CPU adapters each store is a per-lane loop: the pipeline took ~9 s to JIT instead of ~2.
     var bias: array<vec4<CT>, TN4>;
     // @unroll j < TN4
-    bias[{j}] = weight(co4 + {j}u, p.bias_row);
+    bias[{j}] = weight(p.bias_col + co4 + {j}u, p.bias_row);
     // @end
     for (var m = 0u; m < TM; m++) {
         if (m0 + m >= p.m_total) {

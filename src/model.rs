@@ -80,9 +80,9 @@ pub struct Model {
     pub stage1: Stage1Shortcut,
     pub classes: usize,
     pub storage: Storage,
-    /// One texture per conv layer (a view of it), in the order conv.wgsl reads: K rows of
-    /// weights, then the bias row.
-    pub(crate) conv_weights: Vec<wgpu::TextureView>,
+    /// One texture per conv layer (a view of it, and how its rows are folded), in the order
+    /// conv.wgsl reads: K rows of weights, then the bias row.
+    pub(crate) conv_weights: Vec<(wgpu::TextureView, kernels::conv::WeightFold)>,
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
     pub weight_bytes: u64,
@@ -146,10 +146,13 @@ impl Model {
                 if storage != Storage::F32 {
                     check_f16_range(&laid, &layer.name, &weights.source)?;
                 }
-                let texture =
-                    kernels::conv::upload_weights(ctx, storage, &layer.name, &laid, layer.cout)?;
+                let fold = kernels::conv::WeightFold::for_layer(
+                    layer,
+                    ctx.limits.max_texture_dimension_2d,
+                )?;
+                let texture = kernels::conv::upload_weights(ctx, storage, layer, &laid, fold)?;
                 weight_bytes += laid.len() as u64 * storage.bytes_per_4() / 4;
-                conv_weights.push(texture.create_view(&Default::default()));
+                conv_weights.push((texture.create_view(&Default::default()), fold));
             }
             let features = weights.arch.features();
             let laid = kernels::head::layout(

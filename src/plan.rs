@@ -429,12 +429,14 @@ impl Plan {
                         let (si, so) = (graph.tensors[src], graph.tensors[output]);
                         let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type);
                         let variant = conv::ConvVariant::of(layer, tile);
+                        let (weights, fold) = &model.conv_weights[ci];
                         let params = conv::ConvParams::new(
                             layer,
                             batch,
                             (si.h, si.w),
                             residual.is_some(),
                             relu,
+                            *fold,
                         );
                         let (m_total, out_c4) = (params.m_total, params.out_c4);
                         let res_buf = residual
@@ -466,7 +468,7 @@ impl Plan {
                             uniform_size: std::mem::size_of_val(&params) as u64,
                             bound: vec![
                                 Bound::Buffer(slots[slot_of[src]].clone()),
-                                Bound::Texture(model.conv_weights[ci].clone()),
+                                Bound::Texture(weights.clone()),
                                 Bound::Buffer(res_buf),
                                 Bound::Buffer(slots[slot_of[output]].clone()),
                             ],

@@ -99,3 +99,51 @@ fn a_device_too_small_for_the_plan_names_the_limit() {
         .to_string();
     assert!(e.contains("max_storage_buffers_per_shader_stage"), "{e}");
 }
+
+#[test]
+fn small_texture_limits_fold_the_weights_and_give_the_same_logits() {
+    // WebGL2-class limits: 2048 texels a side, while ResNet50's 3x3 512->512 convs have 4609
+    // weight rows. Folding the rows into blocks side by side changes no arithmetic.
+    let a = arch::find_arch("ResNet50").unwrap();
+    let w = synthetic_weights(&a, 10, 3);
+    let x: Vec<f32> = (0..3 * 32 * 32)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let ours = Model::new(ctx(), &w, Storage::F32)
+        .unwrap()
+        .plan(1, 32, 32)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    let small = host_device(wgpu::Limits {
+        max_texture_dimension_2d: 2048,
+        ..wgpu::Limits::default()
+    });
+    let folded = Model::new(&small, &w, Storage::F32)
+        .unwrap()
+        .plan(1, 32, 32)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    assert_eq!(ours, folded);
+
+    // Too small even folded: 2048 output channels are 512 texels a row.
+    let tiny = host_device(wgpu::Limits {
+        max_texture_dimension_2d: 256,
+        ..wgpu::Limits::default()
+    });
+    match Model::new(&tiny, &w, Storage::F32) {
+        Err(Error::Limit {
+            limit,
+            what,
+            allowed,
+            ..
+        }) => {
+            assert_eq!(limit, "max_texture_dimension_2d");
+            assert!(what.contains("weight texture of `"), "{what}");
+            assert_eq!(allowed, 256);
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("a 256-texel device cannot hold ResNet50's weights"),
+    }
+}

@@ -200,7 +200,7 @@ impl GpuContext {
                 "max_storage_buffers_per_shader_stage",
                 4,
                 l.max_storage_buffers_per_shader_stage as u64,
-                "the conv kernel's input, weights, residual and output",
+                "the image kernel's pixels, taps, levels and output",
             ),
             (
                 "max_compute_invocations_per_workgroup",

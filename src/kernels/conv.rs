@@ -29,18 +29,25 @@ pub struct ConvParams {
     pub stride: u32,
     pub residual: u32,
     pub relu: u32,
-    pub _pad: u32,
+    /// Weight rows per texture column block (see [`WeightFold`]).
+    pub fold_rows: u32,
+    /// The bias row's column block, in texels.
+    pub bias_col: u32,
+    pub _pad: [u32; 3],
 }
 
 impl ConvParams {
-    /// `layer` over `batch` images of `in_hw`, with the residual add and ReLU as given.
+    /// `layer` over `batch` images of `in_hw`, with the residual add and ReLU as given, its
+    /// weights folded as `fold` says.
     pub fn new(
         layer: &ConvLayer,
         batch: usize,
         in_hw: (usize, usize),
         residual: bool,
         relu: bool,
+        fold: WeightFold,
     ) -> Self {
+        let (bias_col, bias_row) = fold.texel_of_row(fold.bias_row, c4(layer.cout) as u32);
         let (out_h, out_w) = (layer.out_size(in_hw.0), layer.out_size(in_hw.1));
         ConvParams {
             in_h: in_hw.0 as u32,
@@ -50,11 +57,13 @@ impl ConvParams {
             out_w: out_w as u32,
             out_c4: c4(layer.cout) as u32,
             m_total: (batch * out_h * out_w) as u32,
-            bias_row: bias_row(layer.cin, layer.kernel),
+            bias_row,
             stride: layer.stride as u32,
             residual: residual as u32,
             relu: relu as u32,
-            _pad: 0,
+            fold_rows: fold.rows_per_block,
+            bias_col,
+            _pad: [0; 3],
         }
     }
 }
@@ -172,9 +181,59 @@ pub fn gemm_layout(
     out
 }
 
-/// The weight texture's bias row: the K rows come first.
-pub fn bias_row(cin: usize, kernel: usize) -> u32 {
-    (kernel * kernel * c4(cin) * 4) as u32
+/// How a conv's weight rows (K rows, then the bias row) sit in its texture: `rows_per_block`
+/// rows from the top, then the next rows in a block of `c4(cout)` texels to the right, and so
+/// on. Every ResNet layer fits one block (at most 4609 rows against WebGPU's default 8192);
+/// devices with smaller textures (2048 on WebGL2-class limits) get several blocks. A block
+/// holds a multiple of 4 rows, so the 4 rows of one K step never straddle two blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeightFold {
+    pub rows_per_block: u32,
+    pub blocks: u32,
+    /// The bias row's index in the unfolded order (the number of K rows).
+    pub bias_row: u32,
+}
+
+impl WeightFold {
+    /// The fold of `layer`'s weights on a device whose textures have at most `max_side`
+    /// texels per side, or a `Limit` error naming the layer.
+    pub fn for_layer(layer: &ConvLayer, max_side: u32) -> Result<WeightFold> {
+        let k_rows = (layer.kernel * layer.kernel * c4(layer.cin) * 4) as u32;
+        let rows = k_rows + 1;
+        let width = c4(layer.cout) as u32;
+        let rows_per_block = if rows <= max_side {
+            rows
+        } else {
+            max_side / 4 * 4
+        };
+        let blocks = if rows_per_block == 0 {
+            u32::MAX
+        } else {
+            rows.div_ceil(rows_per_block)
+        };
+        let needed = width as u64 * blocks as u64;
+        if needed > max_side as u64 {
+            return Err(Error::Limit {
+                limit: "max_texture_dimension_2d",
+                what: format!(
+                    "weight texture of `{}` ({rows} rows of {width} texels)",
+                    layer.name
+                ),
+                needed,
+                allowed: max_side as u64,
+            });
+        }
+        Ok(WeightFold {
+            rows_per_block,
+            blocks,
+            bias_row: k_rows,
+        })
+    }
+
+    /// Texel (column offset of the block, row) of unfolded row `row` for `width` texels a row.
+    pub fn texel_of_row(&self, row: u32, width: u32) -> (u32, u32) {
+        (row / self.rows_per_block * width, row % self.rows_per_block)
+    }
 }
 
 /// Weights live in a texture, not a buffer: on lavapipe a texel fetch whose address varies
@@ -191,31 +250,28 @@ pub fn weight_format(storage: Storage) -> wgpu::TextureFormat {
     }
 }
 
-/// Upload `laid` (from [`gemm_layout`]) as the weight texture of a conv with `cout` outputs:
-/// `c4(cout)` texels wide, one row per K row plus the bias row. An error names the layer and
-/// the limit when a side exceeds the device's 2-D texture size.
+/// Upload `laid` (from [`gemm_layout`]) as the weight texture of `layer`, folded as `fold`
+/// says (from [`WeightFold::for_layer`] with this device's limit).
 pub fn upload_weights(
     ctx: &GpuContext,
     storage: Storage,
-    label: &str,
+    layer: &ConvLayer,
     laid: &[f32],
-    cout: usize,
+    fold: WeightFold,
 ) -> Result<wgpu::Texture> {
-    let width = c4(cout) as u32;
-    let height = (laid.len() / (width as usize * 4)) as u32;
-    let allowed = ctx.limits.max_texture_dimension_2d;
-    if width.max(height) > allowed {
-        return Err(Error::Limit {
-            limit: "max_texture_dimension_2d",
-            what: format!("weight texture of `{label}` ({width}x{height} texels)"),
-            needed: width.max(height) as u64,
-            allowed: allowed as u64,
-        });
+    let row_len = c4(layer.cout) * 4;
+    let width = c4(layer.cout) as u32 * fold.blocks;
+    let height = fold.rows_per_block;
+    let mut texels = vec![0.0f32; width as usize * height as usize * 4];
+    for (row, values) in laid.chunks_exact(row_len).enumerate() {
+        let (x, y) = fold.texel_of_row(row as u32, c4(layer.cout) as u32);
+        let at = (y as usize * width as usize + x as usize) * 4;
+        texels[at..at + row_len].copy_from_slice(values);
     }
     Ok(ctx.device.create_texture_with_data(
         &ctx.queue,
         &wgpu::TextureDescriptor {
-            label: Some(label),
+            label: Some(&layer.name),
             size: wgpu::Extent3d {
                 width,
                 height,
@@ -229,6 +285,6 @@ pub fn upload_weights(
             view_formats: &[],
         },
         wgpu::util::TextureDataOrder::LayerMajor,
-        &storage.encode(laid),
+        &storage.encode(&texels),
     ))
 }

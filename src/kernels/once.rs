@@ -213,14 +213,15 @@ pub fn conv_once_tiled(
     let (w, b) = fold_bn(p);
     let laid = conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
     let variant = conv::ConvVariant::of(layer, tile);
-    let params = conv::ConvParams::new(layer, x.n, (x.h, x.w), residual.is_some(), relu);
+    let fold = conv::WeightFold::for_layer(layer, ctx.limits.max_texture_dimension_2d)?;
+    let params = conv::ConvParams::new(layer, x.n, (x.h, x.w), residual.is_some(), relu, fold);
     let (m_total, out_c4) = (params.m_total, params.out_c4);
     let res = residual
         .map(|r| storage.encode(&to_nhwc4(r)))
         .unwrap_or_default();
     let out_bytes = m_total as u64 * out_c4 as u64 * storage.bytes_per_4();
     let weights = ctx.scoped("conv kernel test weights", || {
-        conv::upload_weights(ctx, storage, &layer.name, &laid, layer.cout)
+        conv::upload_weights(ctx, storage, layer, &laid, fold)
     })?;
     let bytes = dispatch_once(
         ctx,
