@@ -23,9 +23,9 @@ struct Params {
     relu: u32,      // 1: ReLU on the output
     fold_rows: u32, // weight rows per texture block (kernels::conv::WeightFold)
     bias_col: u32,  // the bias row's block, in texels
+    lanes_m: u32,   // invocations of a workgroup along pixel tiles (a power of two)
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 override KERNEL: u32 = 1u;
@@ -52,13 +52,14 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    // A workgroup serves one tile of output channels (workgroup_id.y) and WG tiles of pixels.
-    // The channel tile is uniform across the workgroup, so its invocations read the same
-    // weight texels: one cache line serves them all.
+    // A workgroup's invocations cover lanes_m pixel tiles x WG/lanes_m channel tiles (pixels
+    // fastest). On big maps lanes_m = WG: the workgroup shares one channel tile, so its
+    // invocations read the same weight texels; small maps spread lanes over channel tiles too,
+    // so that no lane group runs mostly idle.
     let m_tiles = (p.m_total + TM - 1u) / TM;
-    let tile_m = wid.x * WG + lid;
-    let tile_n = wid.y;
-    if (tile_m >= m_tiles) {
+    let tile_m = wid.x * p.lanes_m + lid % p.lanes_m;
+    let tile_n = wid.y * (WG / p.lanes_m) + lid / p.lanes_m;
+    if (tile_m >= m_tiles || tile_n * TN4 >= p.out_c4) {
         return;
     }
     let m0 = tile_m * TM;

@@ -430,7 +430,7 @@ impl Plan {
                         let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type);
                         let variant = conv::ConvVariant::of(layer, tile);
                         let (weights, fold) = &model.conv_weights[ci];
-                        let params = conv::ConvParams::new(
+                        let mut params = conv::ConvParams::new(
                             layer,
                             batch,
                             (si.h, si.w),
@@ -438,7 +438,11 @@ impl Plan {
                             relu,
                             *fold,
                         );
-                        let (m_total, out_c4) = (params.m_total, params.out_c4);
+                        params.lanes_m = variant.lanes_along_m(
+                            &params,
+                            ctx.lane_group_size(),
+                            ctx.concurrent_workgroups(),
+                        );
                         let res_buf = residual
                             .map(|r| slots[slot_of[r]].clone())
                             .unwrap_or_else(|| no_residual.clone());
@@ -473,7 +477,7 @@ impl Plan {
                                 Bound::Buffer(slots[slot_of[output]].clone()),
                             ],
                             groups: {
-                                let (x, y) = variant.workgroups(m_total, out_c4);
+                                let (x, y) = variant.workgroups(&params);
                                 if x > max_groups || y > max_groups {
                                     return Err(Error::Limit {
                                         limit: "max_compute_workgroups_per_dimension",

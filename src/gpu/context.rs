@@ -234,6 +234,26 @@ impl GpuContext {
         Ok(())
     }
 
+    /// How many invocations the adapter runs in lockstep (its subgroup size; 32 where the
+    /// adapter does not say): what kernels size their lane layouts by.
+    pub fn lane_group_size(&self) -> u32 {
+        match self.info.subgroup_max_size {
+            0 => 32,
+            n => n,
+        }
+    }
+
+    /// About how many workgroups the adapter runs at once: its threads on a CPU adapter
+    /// (lavapipe runs one workgroup per CPU thread), a nominal 256 on GPUs.
+    pub fn concurrent_workgroups(&self) -> u32 {
+        match self.info.device_type {
+            wgpu::DeviceType::Cpu => std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1),
+            _ => 256,
+        }
+    }
+
     pub fn has(&self, feature: wgpu::Features) -> bool {
         self.features.contains(feature)
     }

@@ -33,7 +33,10 @@ pub struct ConvParams {
     pub fold_rows: u32,
     /// The bias row's column block, in texels.
     pub bias_col: u32,
-    pub _pad: [u32; 3],
+    /// How many of a workgroup's invocations lie along pixel tiles (a power of two dividing
+    /// [`WORKGROUP`]); the rest lie along channel tiles. See [`ConvVariant::lanes_along_m`].
+    pub lanes_m: u32,
+    pub _pad: [u32; 2],
 }
 
 impl ConvParams {
@@ -63,7 +66,8 @@ impl ConvParams {
             relu: relu as u32,
             fold_rows: fold.rows_per_block,
             bias_col,
-            _pad: [0; 3],
+            lanes_m: WORKGROUP,
+            _pad: [0; 2],
         }
     }
 }
@@ -139,11 +143,71 @@ impl ConvVariant {
             .with("WG", WORKGROUP as f64)
     }
 
-    /// The workgroup grid for `m_total` output pixels and `out_c4` channel groups:
-    /// x covers pixel tiles, y channel tiles (one per workgroup).
-    pub fn workgroups(&self, m_total: u32, out_c4: u32) -> (u32, u32) {
-        let m_tiles = m_total.div_ceil(self.tile.tm);
-        (m_tiles.div_ceil(WORKGROUP), out_c4 / self.tile.tn4)
+    /// Pixel tiles and channel tiles of a conv with these parameters.
+    pub fn tiles(&self, params: &ConvParams) -> (u32, u32) {
+        (
+            params.m_total.div_ceil(self.tile.tm),
+            params.out_c4 / self.tile.tn4,
+        )
+    }
+
+    /// How many of a workgroup's invocations to lay along pixel tiles (the rest along channel
+    /// tiles). A device runs `simd` invocations in lockstep and about `cores` workgroups at
+    /// once; the choice minimises the estimated span: the lane groups with any work, spread
+    /// over the cores, but never less than the busiest workgroup's. Big maps keep all 64
+    /// lanes along pixels (a workgroup then reads one channel tile's weights). A 7x7 map at
+    /// batch 1 has 4 pixel tiles: along pixels, half of each 8-lane group would idle.
+    pub fn lanes_along_m(&self, params: &ConvParams, simd: u32, cores: u32) -> u32 {
+        let (m_tiles, n_tiles) = self.tiles(params);
+        let simd = simd.clamp(1, WORKGROUP);
+        let cores = cores.max(1) as u64;
+        // Lane groups with at least one invocation in range, in a workgroup whose first `mx`
+        // pixel lanes and `ny` channel rows are.
+        let busy_groups = |lanes_m: u32, mx: u32, ny: u32| -> u64 {
+            (0..WORKGROUP / simd)
+                .filter(|g| {
+                    (g * simd..(g + 1) * simd).any(|l| l % lanes_m < mx && l / lanes_m < ny)
+                })
+                .count() as u64
+        };
+        let span = |lanes_m: u32| -> (u64, u64) {
+            let lanes_n = WORKGROUP / lanes_m;
+            let (gx, gy) = (m_tiles.div_ceil(lanes_m), n_tiles.div_ceil(lanes_n));
+            let (mx_last, ny_last) = (m_tiles - (gx - 1) * lanes_m, n_tiles - (gy - 1) * lanes_n);
+            // Full workgroups, the partial ones along each far edge, and the corner.
+            let kinds = [
+                (
+                    (gx - 1) as u64 * (gy - 1) as u64,
+                    busy_groups(lanes_m, lanes_m, lanes_n),
+                ),
+                ((gy - 1) as u64, busy_groups(lanes_m, mx_last, lanes_n)),
+                ((gx - 1) as u64, busy_groups(lanes_m, lanes_m, ny_last)),
+                (1, busy_groups(lanes_m, mx_last, ny_last)),
+            ];
+            let total: u64 = kinds.iter().map(|(n, g)| n * g).sum();
+            let busiest = kinds
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(_, g)| *g)
+                .max()
+                .unwrap_or(0);
+            (total.div_ceil(cores).max(busiest), total)
+        };
+        (0..=WORKGROUP.trailing_zeros())
+            .rev()
+            .map(|shift| 1u32 << shift)
+            .min_by_key(|&lanes_m| span(lanes_m))
+            .unwrap_or(WORKGROUP)
+    }
+
+    /// The workgroup grid: x covers pixel tiles, y channel tiles.
+    pub fn workgroups(&self, params: &ConvParams) -> (u32, u32) {
+        let (m_tiles, n_tiles) = self.tiles(params);
+        let lanes_m = params.lanes_m.max(1);
+        (
+            m_tiles.div_ceil(lanes_m),
+            n_tiles.div_ceil(WORKGROUP / lanes_m),
+        )
     }
 }
 
@@ -287,4 +351,45 @@ pub fn upload_weights(
         wgpu::util::TextureDataOrder::LayerMajor,
         &storage.encode(&texels),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::ConvRole;
+
+    fn params_for(cout: usize, map: usize, batch: usize) -> (ConvVariant, ConvParams) {
+        let layer = ConvLayer {
+            name: "t".into(),
+            role: ConvRole::Stem(0),
+            cin: 512,
+            cout,
+            kernel: 3,
+            stride: 1,
+            avg_pool_input: false,
+        };
+        let tile = Tile::for_layer(cout, wgpu::DeviceType::Cpu);
+        let fold = WeightFold::for_layer(&layer, 8192).unwrap();
+        let params = ConvParams::new(&layer, batch, (map, map), false, true, fold);
+        (ConvVariant::of(&layer, tile), params)
+    }
+
+    #[test]
+    fn big_maps_keep_every_lane_along_pixels() {
+        let (v, p) = params_for(256, 56, 8);
+        assert_eq!(v.lanes_along_m(&p, 8, 2), WORKGROUP);
+        assert_eq!(v.lanes_along_m(&p, 8, 16), WORKGROUP);
+    }
+
+    #[test]
+    fn small_maps_spread_lanes_over_channel_tiles_and_still_cover_every_tile() {
+        // 7x7 at batch 1: 4 pixel tiles of 16, 8 channel tiles of 64.
+        let (v, mut p) = params_for(512, 7, 1);
+        p.lanes_m = v.lanes_along_m(&p, 8, 2);
+        assert!(p.lanes_m < 8, "lanes along pixels: {}", p.lanes_m);
+        let (m_tiles, n_tiles) = v.tiles(&p);
+        let (gx, gy) = v.workgroups(&p);
+        assert!(gx * p.lanes_m >= m_tiles && gy * (WORKGROUP / p.lanes_m) >= n_tiles);
+        assert!(gx * gy >= 2, "both cores get work");
+    }
 }

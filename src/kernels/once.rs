@@ -214,7 +214,9 @@ pub fn conv_once_tiled(
     let laid = conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
     let variant = conv::ConvVariant::of(layer, tile);
     let fold = conv::WeightFold::for_layer(layer, ctx.limits.max_texture_dimension_2d)?;
-    let params = conv::ConvParams::new(layer, x.n, (x.h, x.w), residual.is_some(), relu, fold);
+    let mut params = conv::ConvParams::new(layer, x.n, (x.h, x.w), residual.is_some(), relu, fold);
+    params.lanes_m =
+        variant.lanes_along_m(&params, ctx.lane_group_size(), ctx.concurrent_workgroups());
     let (m_total, out_c4) = (params.m_total, params.out_c4);
     let res = residual
         .map(|r| storage.encode(&to_nhwc4(r)))
@@ -230,7 +232,7 @@ pub fn conv_once_tiled(
         &[storage.encode(&to_nhwc4(x)), res],
         Some(&weights.create_view(&Default::default())),
         out_bytes,
-        variant.workgroups(m_total, out_c4),
+        variant.workgroups(&params),
     )?;
     Ok(from_nhwc4(
         &decode(storage, &bytes),
