@@ -151,7 +151,9 @@ impl Model {
                     ctx.limits.max_texture_dimension_2d,
                 )?;
                 let texture = kernels::conv::upload_weights(ctx, storage, layer, &laid, fold)?;
-                weight_bytes += laid.len() as u64 * storage.bytes_per_4() / 4;
+                let texel_bytes = texture.format().block_copy_size(None).unwrap_or(16);
+                weight_bytes +=
+                    texture.width() as u64 * texture.height() as u64 * texel_bytes as u64;
                 conv_weights.push((texture.create_view(&Default::default()), fold));
             }
             let features = weights.arch.features();
