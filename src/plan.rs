@@ -427,7 +427,11 @@ impl Plan {
                     } => {
                         let layer = &graph.convs[ci];
                         let (si, so) = (graph.tensors[src], graph.tensors[output]);
-                        let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type);
+                        let tile = conv::Tile::for_layer(
+                            layer.cout,
+                            ctx.info.device_type,
+                            ctx.fixed_subgroup_size(),
+                        );
                         let variant = conv::ConvVariant::of(layer, tile);
                         let (weights, fold) = &model.conv_weights[ci];
                         let mut params = conv::ConvParams::new(

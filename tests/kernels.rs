@@ -12,6 +12,7 @@ mod common;
 use common::*;
 use gpu_resnet::arch::{ConvLayer, ConvRole};
 use gpu_resnet::check;
+use gpu_resnet::kernels::conv::TILE_POLICIES;
 use gpu_resnet::kernels::once::{conv_once, head_once, max_pool_once};
 use gpu_resnet::reference::{self, Activation};
 use gpu_resnet::weights::synthetic::Rng;
@@ -38,8 +39,14 @@ fn storages() -> Vec<Storage> {
     s
 }
 
-/// The device types whose tile policies differ (see `Tile::for_layer`).
-const TILE_POLICIES: [wgpu::DeviceType; 2] = [wgpu::DeviceType::Cpu, wgpu::DeviceType::DiscreteGpu];
+/// The tile policies this adapter can run: all of them, less shared weights where its
+/// subgroups are not of the fixed size that policy assumes.
+fn tile_policies() -> Vec<(wgpu::DeviceType, Option<u32>)> {
+    TILE_POLICIES
+        .into_iter()
+        .filter(|(_, sg)| sg.is_none() || *sg == ctx().fixed_subgroup_size())
+        .collect()
+}
 
 /// The conv cases `gpu-resnet check` runs (every distinct conv of every architecture, and the
 /// awkward shapes), here with the tile of every policy, not only this adapter's.
@@ -50,18 +57,22 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
         .filter(|c| c.family == "conv")
         .collect();
     assert!(cases.len() > 20, "{} conv cases", cases.len());
+    assert!(
+        tile_policies().len() == TILE_POLICIES.len(),
+        "lavapipe runs every tile policy, shared weights included"
+    );
     let mut failures = Vec::new();
     for case in &cases {
         for storage in storages() {
-            for device in TILE_POLICIES {
+            for (device, subgroup) in tile_policies() {
                 let got = case
-                    .run_with_tiles_for(ctx(), storage, device)
+                    .run_with_tiles_for(ctx(), storage, device, subgroup)
                     .expect("conv dispatch");
                 let err = rel_err(&got, case.expected());
                 let tol = tolerance(storage, case.compared);
                 if err > tol {
                     failures.push(format!(
-                        "{} {} tiles for {device:?}: rel err {err:.2e} > {tol:.2e}",
+                        "{} {} tiles for {device:?} subgroup {subgroup:?}: rel err {err:.2e} > {tol:.2e}",
                         case.name,
                         storage.name()
                     ));

@@ -57,9 +57,9 @@ fn translate(spec: &Specialization, storage: Storage) -> Result<(), String> {
     naga::back::hlsl::Writer::new(&mut hlsl, &hlsl_options, &hlsl_pipeline)
         .write(&module, &info, None)
         .map_err(|e| format!("HLSL: {e}"))?;
-    // wgpu's GL backend never exposes SHADER_F16, so native f16 never reaches GLSL: the packed
-    // path is what GL runs.
-    if !storage.needs_shader_f16() {
+    // wgpu's GL backend exposes neither SHADER_F16 nor SUBGROUP, so native f16 and shared
+    // weights never reach GLSL: the packed path and per-invocation fetches are what GL runs.
+    if !storage.needs_shader_f16() && !spec.features.contains(wgpu::Features::SUBGROUP) {
         let mut glsl = String::new();
         let options = naga::back::glsl::Options {
             version: naga::back::glsl::Version::Embedded {

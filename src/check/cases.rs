@@ -401,16 +401,22 @@ impl KernelCase {
     /// Run on the GPU in `storage`, as a plan on this adapter would; the output in the
     /// reference's layout.
     pub fn run(&self, ctx: &GpuContext, storage: Storage) -> Result<Vec<f32>> {
-        self.run_with_tiles_for(ctx, storage, ctx.info.device_type)
+        self.run_with_tiles_for(
+            ctx,
+            storage,
+            ctx.info.device_type,
+            ctx.fixed_subgroup_size(),
+        )
     }
 
     /// [`KernelCase::run`] with the conv register tile a plan would choose on a `device` of
-    /// this type (so one adapter can test every tile policy).
+    /// this type with this fixed subgroup size (so one adapter can test every tile policy).
     pub fn run_with_tiles_for(
         &self,
         ctx: &GpuContext,
         storage: Storage,
         device: wgpu::DeviceType,
+        subgroup: Option<u32>,
     ) -> Result<Vec<f32>> {
         Ok(match &self.input {
             KernelInput::Conv(c) => {
@@ -422,7 +428,7 @@ impl KernelCase {
                     &c.params,
                     c.residual.as_ref(),
                     c.relu,
-                    Tile::for_layer(c.layer.cout, device),
+                    Tile::for_layer(c.layer.cout, device, subgroup),
                 )?
                 .data
             }

@@ -243,6 +243,13 @@ impl GpuContext {
         }
     }
 
+    /// The subgroup size, where the device has SUBGROUP and every subgroup has the same size
+    /// (lavapipe: 8); kernels that unroll per-lane work need it fixed.
+    pub fn fixed_subgroup_size(&self) -> Option<u32> {
+        let (min, max) = (self.info.subgroup_min_size, self.info.subgroup_max_size);
+        (self.has(wgpu::Features::SUBGROUP) && min == max && min > 0).then_some(min)
+    }
+
     /// About how many workgroups the adapter runs at once: its threads on a CPU adapter
     /// (lavapipe runs one workgroup per CPU thread), a nominal 256 on GPUs.
     pub fn concurrent_workgroups(&self) -> u32 {

@@ -106,6 +106,8 @@ pub struct Specialization {
     pub texture_input: Option<u32>,
     /// A read binding this entry point does not use (left out of the layout).
     pub unused_read: Option<u32>,
+    /// Device features the source needs (beyond what its storage prelude enables).
+    pub features: wgpu::Features,
 }
 
 impl Specialization {
@@ -124,7 +126,14 @@ impl Specialization {
             read_buffers,
             texture_input: None,
             unused_read: None,
+            features: wgpu::Features::empty(),
         }
+    }
+
+    /// The source needs `features` on the device (e.g. SUBGROUP).
+    pub fn requiring(mut self, features: wgpu::Features) -> Self {
+        self.features |= features;
+        self
     }
 
     /// Read a texture at `binding` (see [`Specialization::texture_input`]).
@@ -211,7 +220,8 @@ pub fn bind_group_layout(
 
 /// Expands the `// @unroll NAME < CONST` ... `// @end` blocks of a kernel source: the block's
 /// lines are repeated for NAME = 0 .. CONST-1 with every `{NAME}` replaced by the number.
-/// Blocks nest. Register tiles must be unrolled in the source: compilers (lavapipe's NIR
+/// `// @if FLAG` ... `// @end` keeps its block only when FLAG is non-zero (for code that needs
+/// a feature the other variant lacks, which a dead `if` would still require). Blocks nest. Register tiles must be unrolled in the source: compilers (lavapipe's NIR
 /// among them) give up unrolling nested tile loops past a small size, and a tile array indexed
 /// by a loop variable then lives in memory, with a gather per access (measured on lavapipe: a
 /// 16x16 tile runs at 36 GFLOP/s unrolled and 9 GFLOP/s as loops).
@@ -239,20 +249,31 @@ fn expand(
         if trimmed == "// @end" {
             return Ok(i);
         }
-        if let Some(spec) = trimmed.strip_prefix("// @unroll ") {
+        let block = if let Some(spec) = trimmed.strip_prefix("// @unroll ") {
             let (name, count) = spec
                 .split_once('<')
                 .map(|(n, c)| (n.trim(), c.trim()))
                 .ok_or_else(|| format!("line {}: expected `// @unroll NAME < CONST`", i + 1))?;
+            Some((name, count, false))
+        } else {
+            trimmed
+                .strip_prefix("// @if ")
+                .map(|flag| ("", flag.trim(), true))
+        };
+        if let Some((name, count, is_if)) = block {
             let count = consts
                 .iter()
                 .find(|(c, _)| *c == count)
                 .map(|(_, v)| *v)
                 .ok_or_else(|| format!("line {}: no value given for `{count}`", i + 1))?;
+            // `// @if FLAG`: the block once when FLAG is non-zero, else not at all.
+            let count = if is_if { count.min(1) } else { count };
             let mut close = i + 1;
             for value in 0..count.max(1) {
                 let mut inner = bound.to_vec();
-                inner.push((name.to_string(), value));
+                if !is_if {
+                    inner.push((name.to_string(), value));
+                }
                 let mut body = String::new();
                 close = expand(lines, i + 1, consts, &inner, &mut body)?;
                 if value < count {
@@ -356,7 +377,8 @@ pub fn grid(groups: u32, max_per_dim: u32) -> (u32, u32, u32) {
 }
 
 /// Every specialisation the engine's plans use for `storage`, across all architectures and
-/// both tile policies (CPU adapters, GPUs): what the shader tests validate and cross-compile.
+/// every tile policy ([`conv::TILE_POLICIES`]): what the shader tests validate and
+/// cross-compile.
 pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
     use crate::arch::{Op, Stage1Shortcut, ARCHS};
     let mut specs: Vec<Specialization> = vec![
@@ -375,9 +397,9 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
             let graph = arch.graph(64, 64, 1000, stage1);
             for op in &graph.ops {
                 if let Op::Conv { conv: c, .. } = *op {
-                    for device in [wgpu::DeviceType::Cpu, wgpu::DeviceType::DiscreteGpu] {
+                    for (device, subgroup) in conv::TILE_POLICIES {
                         let layer = &graph.convs[c];
-                        let tile = conv::Tile::for_layer(layer.cout, device);
+                        let tile = conv::Tile::for_layer(layer.cout, device, subgroup);
                         let v = conv::ConvVariant::of(layer, tile);
                         if seen.insert(v) {
                             specs.push(v.specialization(storage));
@@ -408,6 +430,13 @@ mod tests {
             out,
             "a\n  x[0][0] = 0u;\n  x[0][1] = 0u;\n  x[1][0] = 1u;\n  x[1][1] = 1u;\nb\n"
         );
+    }
+
+    #[test]
+    fn if_blocks_are_kept_or_dropped_by_their_flag() {
+        let src = "a\n// @if ON\nb\n// @end\n// @if OFF\nc\n// @end\nd\n";
+        let out = unroll(src, &[("ON", 8), ("OFF", 0)]).unwrap();
+        assert_eq!(out, "a\nb\nd\n");
     }
 
     #[test]

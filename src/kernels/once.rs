@@ -172,7 +172,7 @@ pub fn conv_once(
     residual: Option<&Activation>,
     relu: bool,
 ) -> Result<Activation> {
-    let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type);
+    let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type, ctx.fixed_subgroup_size());
     conv_once_tiled(ctx, storage, layer, x, p, residual, relu, tile)
 }
 
