@@ -280,7 +280,10 @@ pub fn check_adapter(
             storage: m.storage.name(),
             uses: FeaturesUsed {
                 shader_f16: m.storage.needs_shader_f16(),
-                subgroups: false,
+                subgroups: crate::kernels::conv::shares_weights(
+                    ctx.info.device_type,
+                    ctx.fixed_subgroup_size(),
+                ),
                 timestamps: false,
             },
             seconds: 0.0,

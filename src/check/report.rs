@@ -22,7 +22,7 @@ pub struct Item {
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct FeaturesUsed {
     pub shader_f16: bool,
-    /// Always false: no kernel uses subgroup operations, so no result depends on subgroup size.
+    /// The conv kernels shared weights by subgroup broadcast (see `conv::Tile::for_layer`).
     pub subgroups: bool,
     /// Whether the end-to-end plans timed their pass with timestamp queries.
     pub timestamps: bool,
@@ -181,7 +181,8 @@ fn adapter_markdown(a: &AdapterReport) -> String {
     let f = &a.features;
     out.push_str(&format!(
         "Optional features: SHADER_F16 {}, SUBGROUP {}{}, TIMESTAMP_QUERY {} (inside passes {}). \
-         No kernel uses subgroup operations, so no result depends on the subgroup size.\n",
+         A mode that uses subgroups shares conv weights by subgroup broadcast (CPU adapters \
+         whose subgroups have one fixed size).\n",
         yes(f.shader_f16),
         yes(f.subgroup),
         if f.subgroup {

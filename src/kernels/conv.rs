@@ -80,6 +80,11 @@ pub const TILE_POLICIES: [(wgpu::DeviceType, Option<u32>); 3] = [
     (wgpu::DeviceType::DiscreteGpu, None),
 ];
 
+/// Whether convs on such an adapter share weights by subgroup broadcast (ResNet widths).
+pub fn shares_weights(device: wgpu::DeviceType, subgroup: Option<u32>) -> bool {
+    Tile::for_layer(64, device, subgroup).share > 0
+}
+
 /// The register tile of one invocation: `tm` output pixels x `4 * tn4` output channels, and
 /// how its weights arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
