@@ -9,11 +9,13 @@ mod common;
 mod deploy_writer;
 
 use common::*;
-#[allow(unused_imports)]
 use deploy_writer::*;
 use gpu_resnet::npy::read_npy_f32;
 use gpu_resnet::weights::{self, LoadedWeights, Source, WeightsFormat};
-use gpu_resnet::{Model, Storage};
+use gpu_resnet::check::cases::random_activation;
+use gpu_resnet::weights::synthetic::Rng;
+use gpu_resnet::weights::{synthetic_weights, ModelWeights};
+use gpu_resnet::{arch, reference, Error, Model, Storage};
 
 fn run_golden(loaded: &LoadedWeights) {
     let input = read_npy_f32(&golden("deploy/ResNet18_vd.input.npy")).unwrap();
@@ -60,4 +62,251 @@ fn golden_onnx_matches_paddle() {
     let l = weights::load(&Source::Path(&golden("deploy/ResNet18_vd.onnx")), None).unwrap();
     assert_eq!(l.format, WeightsFormat::Deploy(weights::deploy::DeployFormat::Onnx));
     run_golden(&l);
+}
+
+/// The three program files of an export.
+struct Files {
+    pdmodel: Vec<u8>,
+    pir: Vec<u8>,
+    pdiparams: Vec<u8>,
+    onnx: Vec<u8>,
+}
+
+fn export(w: &ModelWeights, input: &str, hw: (i64, i64), style: Style) -> Files {
+    let e = build(w, input, hw, style);
+    Files {
+        pdmodel: to_pdmodel(&e),
+        pir: to_pir(&e),
+        pdiparams: to_pdiparams(&e),
+        onnx: to_onnx(&e),
+    }
+}
+
+fn load_paddle(program_name: &str, program: &[u8], params: &[u8]) -> gpu_resnet::Result<LoadedWeights> {
+    let files = [(program_name, program), ("inference.pdiparams", params)];
+    weights::load(&Source::Files(&files), None)
+}
+
+fn load_onnx(bytes: &[u8]) -> gpu_resnet::Result<LoadedWeights> {
+    weights::load(&Source::Bytes { name: "model.onnx", bytes }, None)
+}
+
+/// GPU logits of `loaded` at `h` x `w` against the CPU reference of `want`'s weights.
+fn agrees_with_reference(loaded: &LoadedWeights, want: &ModelWeights, h: usize, w: usize) {
+    let mut rng = Rng::new(7);
+    let x = random_activation(&mut rng, 1, 3, h, w);
+    let model = Model::new(ctx(), &loaded.weights, Storage::F32).unwrap();
+    let got = model.plan(1, h, w).unwrap().run(&x.data).unwrap();
+    let reference = reference::run_model(want, &x.data, 1, h, w);
+    let err = rel_err(&got, &reference);
+    let tol = tolerance(Storage::F32, Compared::Model);
+    assert!(err <= tol, "{}: {err:.2e} > {tol:.1e}", loaded.summary());
+    ranks_agree(Storage::F32, &got, &reference, want.classes).unwrap();
+}
+
+#[test]
+fn every_architecture_is_recognised_from_each_program_format() {
+    for a in arch::ARCHS {
+        let w = synthetic_weights(a, 10, 1);
+        let f = export(&w, "x", (224, 224), Style::Paddle);
+        for l in [
+            load_paddle("inference.pdmodel", &f.pdmodel, &f.pdiparams).unwrap(),
+            load_paddle("inference.json", &f.pir, &f.pdiparams).unwrap(),
+            load_onnx(&f.onnx).unwrap(),
+        ] {
+            assert_eq!(l.weights.arch.name, a.name, "{:?}", l.format);
+            assert_eq!(l.weights.classes, 10);
+            assert_eq!(l.weights.fc_weight, w.fc_weight);
+            assert!(l.ignored.is_empty());
+        }
+    }
+}
+
+#[test]
+fn plain_basic_program_desc_with_102_classes_runs() {
+    let a = arch::find_arch("ResNet18").unwrap();
+    let w = synthetic_weights(&a, 102, 2);
+    let f = export(&w, "x", (64, 64), Style::Paddle);
+    let l = load_paddle("inference.pdmodel", &f.pdmodel, &f.pdiparams).unwrap();
+    assert_eq!((l.weights.classes, l.input_hw), (102, Some((64, 64))));
+    agrees_with_reference(&l, &w, 64, 64);
+}
+
+#[test]
+fn vc_pir_with_input_named_inputs_runs() {
+    let a = arch::find_arch("ResNet50_vc").unwrap();
+    let w = synthetic_weights(&a, 10, 3);
+    let f = export(&w, "inputs", (64, 64), Style::Paddle);
+    let l = load_paddle("inference.json", &f.pir, &f.pdiparams).unwrap();
+    assert_eq!(l.weights.arch.name, "ResNet50_vc");
+    assert_eq!(l.input_name.as_deref(), Some("inputs"));
+    assert!(l.summary().contains("input inputs [N,3,64,64]"), "{}", l.summary());
+    agrees_with_reference(&l, &w, 64, 64);
+}
+
+#[test]
+fn vd_basic_onnx_declared_320_runs() {
+    let a = arch::find_arch("ResNet34_vd").unwrap();
+    let w = synthetic_weights(&a, 10, 4);
+    let f = export(&w, "x", (320, 320), Style::Paddle);
+    let l = load_onnx(&f.onnx).unwrap();
+    assert_eq!((l.weights.arch.name, l.input_hw), ("ResNet34_vd", Some((320, 320))));
+    // The declared size is reported; the run itself may use any size (small here for speed).
+    agrees_with_reference(&l, &w, 64, 64);
+}
+
+#[test]
+fn declared_320_input_runs_at_320() {
+    let a = arch::find_arch("ResNet18_vd").unwrap();
+    let w = synthetic_weights(&a, 10, 5);
+    let f = export(&w, "x", (320, 320), Style::Paddle);
+    let l = load_paddle("inference.json", &f.pir, &f.pdiparams).unwrap();
+    let (h, wd) = l.input_hw.unwrap();
+    assert_eq!((h, wd), (320, 320));
+    agrees_with_reference(&l, &w, h, wd);
+}
+
+#[test]
+fn torch_style_onnx_with_folded_bn_and_gemm_trans_b_runs() {
+    let a = arch::find_arch("ResNet50_vd").unwrap();
+    let w = synthetic_weights(&a, 10, 6);
+    let e = build(&w, "input", (64, 64), Style::TorchFolded);
+    let l = load_onnx(&to_onnx(&e)).unwrap();
+    assert_eq!(l.weights.arch.name, "ResNet50_vd");
+    assert!(l
+        .weights
+        .convs
+        .iter()
+        .all(|c| matches!(c, gpu_resnet::weights::ConvBn::Folded { .. })));
+    agrees_with_reference(&l, &w, 64, 64);
+}
+
+#[test]
+fn a_hint_that_contradicts_the_file_names_both() {
+    let a = arch::find_arch("ResNet18").unwrap();
+    let w = synthetic_weights(&a, 10, 1);
+    let f = export(&w, "x", (224, 224), Style::Paddle);
+    let hint = arch::find_arch("ResNet34").unwrap();
+    let e = weights::load(&Source::Bytes { name: "m.onnx", bytes: &f.onnx }, Some(&hint))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ResNet18") && e.contains("ResNet34"), "{e}");
+    // A checkpoint too: structured names of a ResNet18 asked to be a ResNet34.
+    let l = weights::load(&Source::Bytes { name: "m.onnx", bytes: &f.onnx }, Some(&a)).unwrap();
+    assert_eq!(l.weights.arch.name, "ResNet18");
+}
+
+// ---- hostile files -----------------------------------------------------------------------
+
+fn small_export() -> (ModelWeights, Files) {
+    let a = arch::find_arch("ResNet18").unwrap();
+    let w = synthetic_weights(&a, 4, 9);
+    let f = export(&w, "x", (224, 224), Style::Paddle);
+    (w, f)
+}
+
+fn err_text(r: gpu_resnet::Result<LoadedWeights>) -> String {
+    match r {
+        Ok(l) => panic!("accepted: {}", l.summary()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn truncated_pdiparams_names_the_variable() {
+    let (_, f) = small_export();
+    for cut in [1, 100, f.pdiparams.len() / 2, f.pdiparams.len() - 1] {
+        let e = err_text(load_paddle("inference.pdmodel", &f.pdmodel, &f.pdiparams[..cut]));
+        assert!(e.contains("variable `") && e.contains("ends"), "{e}");
+    }
+    let mut long = f.pdiparams.clone();
+    long.extend_from_slice(&[0; 9]);
+    let e = err_text(load_paddle("inference.pdmodel", &f.pdmodel, &long));
+    assert!(e.contains("9 bytes left after the last variable"), "{e}");
+}
+
+#[test]
+fn pdiparams_of_another_model_names_the_variable() {
+    let (_, f) = small_export();
+    let other = synthetic_weights(&arch::find_arch("ResNet34").unwrap(), 4, 9);
+    let g = export(&other, "x", (224, 224), Style::Paddle);
+    let e = err_text(load_paddle("inference.json", &f.pir, &g.pdiparams));
+    assert!(e.contains("where the program declares") || e.contains("bytes left"), "{e}");
+    assert!(e.contains("variable `"), "{e}");
+}
+
+#[test]
+fn an_op_we_do_not_run_is_named() {
+    let (w, _) = small_export();
+    let e = build(&w, "x", (224, 224), Style::Paddle);
+    let mut nodes = onnx_nodes(&e);
+    // a MobileNet-like activation in the stem
+    let relu = nodes.iter().position(|n| n.op_type.as_deref() == Some("Relu")).unwrap();
+    nodes[relu].op_type = Some("HardSwish".into());
+    let text = err_text(load_onnx(&onnx_model(&e, nodes.clone(), 13)));
+    assert!(text.contains(&format!("op {relu} `HardSwish`")), "{text}");
+    // a depthwise conv
+    let mut nodes = onnx_nodes(&e);
+    let conv = nodes.iter().rposition(|n| n.op_type.as_deref() == Some("Conv")).unwrap();
+    for a in &mut nodes[conv].attribute {
+        if a.name.as_deref() == Some("group") {
+            a.i = Some(512);
+        }
+    }
+    let text = err_text(load_onnx(&onnx_model(&e, nodes, 13)));
+    assert!(text.contains(&format!("op {conv} `Conv`")) && text.contains("groups 512"), "{text}");
+    // the unsupported opset
+    let text = err_text(load_onnx(&onnx_model(&e, onnx_nodes(&e), 99)));
+    assert!(text.contains("opset 99"), "{text}");
+}
+
+#[test]
+fn a_wrong_pool_is_named_with_what_the_architecture_has() {
+    let a = arch::find_arch("ResNet18_vd").unwrap();
+    let w = synthetic_weights(&a, 4, 9);
+    let e = build(&w, "x", (224, 224), Style::Paddle);
+    let mut nodes = onnx_nodes(&e);
+    let pool = nodes.iter().position(|n| n.op_type.as_deref() == Some("AveragePool")).unwrap();
+    nodes[pool].attribute[0].ints = vec![3, 3];
+    let text = err_text(load_onnx(&onnx_model(&e, nodes, 13)));
+    assert!(text.contains(&format!("op {pool} `AveragePool`")) && text.contains("ResNet18_vd has a 2x2/2 average pool"), "{text}");
+}
+
+#[test]
+fn damaged_protobuf_is_an_error_not_a_panic() {
+    let (_, f) = small_export();
+    for bytes in [
+        &f.pdmodel[..f.pdmodel.len() / 3],
+        &[0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..],
+        &[0x0a, 0x7f, 0x01][..],
+    ] {
+        let _ = err_text(load_paddle("inference.pdmodel", bytes, &f.pdiparams));
+    }
+    for bytes in [&f.onnx[..f.onnx.len() - 7], &[0x08, 0x80][..], &[0x08, 0x07, 0x3a, 0x7f][..]] {
+        let _ = err_text(load_onnx(bytes));
+    }
+    let _ = err_text(load_paddle("inference.json", br#"{"base_code": {"magic": "pir"}, "program": 3}"#, &f.pdiparams));
+    let _ = err_text(load_paddle("inference.json", &f.pir[..f.pir.len() / 2], &f.pdiparams));
+}
+
+#[test]
+fn onnx_external_data_is_refused_with_a_message() {
+    use gpu_resnet::weights::deploy::proto::{ModelProto, StringStringEntry};
+    use prost::Message;
+    let (_, f) = small_export();
+    let mut m = ModelProto::decode(f.onnx.as_slice()).unwrap();
+    let t = &mut m.graph.as_mut().unwrap().initializer[0];
+    t.raw_data = None;
+    t.data_location = Some(1);
+    t.external_data = vec![StringStringEntry { key: Some("location".into()), value: Some("weights.bin".into()) }];
+    let e = err_text(load_onnx(&m.encode_to_vec()));
+    assert!(e.contains("external file (`weights.bin`)"), "{e}");
+}
+
+#[test]
+fn checkpoints_are_recognised_without_a_hint() {
+    let l = weights::load(&Source::Path(&golden("ResNet18_vd.pdparams")), None).unwrap();
+    assert_eq!(l.weights.arch.name, "ResNet18_vd");
+    assert_eq!(l.format, WeightsFormat::Pdparams);
+    let _ = Error::Input(String::new());
 }
