@@ -10,10 +10,10 @@ mod deploy_writer;
 
 use common::*;
 use deploy_writer::*;
-use gpu_resnet::npy::read_npy_f32;
-use gpu_resnet::weights::{self, LoadedWeights, Source, WeightsFormat};
 use gpu_resnet::check::cases::random_activation;
+use gpu_resnet::npy::read_npy_f32;
 use gpu_resnet::weights::synthetic::Rng;
+use gpu_resnet::weights::{self, LoadedWeights, Source, WeightsFormat};
 use gpu_resnet::weights::{synthetic_weights, ModelWeights};
 use gpu_resnet::{arch, reference, Error, Model, Storage};
 
@@ -30,7 +30,11 @@ fn run_golden(loaded: &LoadedWeights) {
     let got = model.plan(n, h, w).unwrap().run(&input.data).unwrap();
     let err = rel_err(&got, &want.data);
     let tol = tolerance(Storage::F32, Compared::Golden);
-    assert!(err <= tol, "{:?}: max relative error {err:.2e} > {tol:.1e}", loaded.format);
+    assert!(
+        err <= tol,
+        "{:?}: max relative error {err:.2e} > {tol:.1e}",
+        loaded.format
+    );
     ranks_agree(Storage::F32, &got, &want.data, 1000).unwrap();
     eprintln!(
         "{}: recognised {}: max |ours - paddle| / max |paddle| = {err:.2e}",
@@ -42,7 +46,10 @@ fn run_golden(loaded: &LoadedWeights) {
 #[test]
 fn golden_pir_directory_matches_paddle() {
     let l = weights::load(&Source::Path(&golden("deploy/ResNet18_vd_pir")), None).unwrap();
-    assert_eq!(l.format, WeightsFormat::Deploy(weights::deploy::DeployFormat::Pir));
+    assert_eq!(
+        l.format,
+        WeightsFormat::Deploy(weights::deploy::DeployFormat::Pir)
+    );
     run_golden(&l);
 }
 
@@ -53,14 +60,20 @@ fn golden_program_desc_file_matches_paddle() {
         None,
     )
     .unwrap();
-    assert_eq!(l.format, WeightsFormat::Deploy(weights::deploy::DeployFormat::ProgramDesc));
+    assert_eq!(
+        l.format,
+        WeightsFormat::Deploy(weights::deploy::DeployFormat::ProgramDesc)
+    );
     run_golden(&l);
 }
 
 #[test]
 fn golden_onnx_matches_paddle() {
     let l = weights::load(&Source::Path(&golden("deploy/ResNet18_vd.onnx")), None).unwrap();
-    assert_eq!(l.format, WeightsFormat::Deploy(weights::deploy::DeployFormat::Onnx));
+    assert_eq!(
+        l.format,
+        WeightsFormat::Deploy(weights::deploy::DeployFormat::Onnx)
+    );
     run_golden(&l);
 }
 
@@ -82,13 +95,23 @@ fn export(w: &ModelWeights, input: &str, hw: (i64, i64), style: Style) -> Files 
     }
 }
 
-fn load_paddle(program_name: &str, program: &[u8], params: &[u8]) -> gpu_resnet::Result<LoadedWeights> {
+fn load_paddle(
+    program_name: &str,
+    program: &[u8],
+    params: &[u8],
+) -> gpu_resnet::Result<LoadedWeights> {
     let files = [(program_name, program), ("inference.pdiparams", params)];
     weights::load(&Source::Files(&files), None)
 }
 
 fn load_onnx(bytes: &[u8]) -> gpu_resnet::Result<LoadedWeights> {
-    weights::load(&Source::Bytes { name: "model.onnx", bytes }, None)
+    weights::load(
+        &Source::Bytes {
+            name: "model.onnx",
+            bytes,
+        },
+        None,
+    )
 }
 
 /// GPU logits of `loaded` at `h` x `w` against the CPU reference of `want`'s weights.
@@ -140,7 +163,11 @@ fn vc_pir_with_input_named_inputs_runs() {
     let l = load_paddle("inference.json", &f.pir, &f.pdiparams).unwrap();
     assert_eq!(l.weights.arch.name, "ResNet50_vc");
     assert_eq!(l.input_name.as_deref(), Some("inputs"));
-    assert!(l.summary().contains("input inputs [N,3,64,64]"), "{}", l.summary());
+    assert!(
+        l.summary().contains("input inputs [N,3,64,64]"),
+        "{}",
+        l.summary()
+    );
     agrees_with_reference(&l, &w, 64, 64);
 }
 
@@ -150,7 +177,10 @@ fn vd_basic_onnx_declared_320_runs() {
     let w = synthetic_weights(&a, 10, 4);
     let f = export(&w, "x", (320, 320), Style::Paddle);
     let l = load_onnx(&f.onnx).unwrap();
-    assert_eq!((l.weights.arch.name, l.input_hw), ("ResNet34_vd", Some((320, 320))));
+    assert_eq!(
+        (l.weights.arch.name, l.input_hw),
+        ("ResNet34_vd", Some((320, 320)))
+    );
     // The declared size is reported; the run itself may use any size (small here for speed).
     agrees_with_reference(&l, &w, 64, 64);
 }
@@ -187,12 +217,25 @@ fn a_hint_that_contradicts_the_file_names_both() {
     let w = synthetic_weights(&a, 10, 1);
     let f = export(&w, "x", (224, 224), Style::Paddle);
     let hint = arch::find_arch("ResNet34").unwrap();
-    let e = weights::load(&Source::Bytes { name: "m.onnx", bytes: &f.onnx }, Some(&hint))
-        .unwrap_err()
-        .to_string();
+    let e = weights::load(
+        &Source::Bytes {
+            name: "m.onnx",
+            bytes: &f.onnx,
+        },
+        Some(&hint),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("ResNet18") && e.contains("ResNet34"), "{e}");
     // A checkpoint too: structured names of a ResNet18 asked to be a ResNet34.
-    let l = weights::load(&Source::Bytes { name: "m.onnx", bytes: &f.onnx }, Some(&a)).unwrap();
+    let l = weights::load(
+        &Source::Bytes {
+            name: "m.onnx",
+            bytes: &f.onnx,
+        },
+        Some(&a),
+    )
+    .unwrap();
     assert_eq!(l.weights.arch.name, "ResNet18");
 }
 
@@ -216,7 +259,11 @@ fn err_text(r: gpu_resnet::Result<LoadedWeights>) -> String {
 fn truncated_pdiparams_names_the_variable() {
     let (_, f) = small_export();
     for cut in [1, 100, f.pdiparams.len() / 2, f.pdiparams.len() - 1] {
-        let e = err_text(load_paddle("inference.pdmodel", &f.pdmodel, &f.pdiparams[..cut]));
+        let e = err_text(load_paddle(
+            "inference.pdmodel",
+            &f.pdmodel,
+            &f.pdiparams[..cut],
+        ));
         assert!(e.contains("variable `") && e.contains("ends"), "{e}");
     }
     let mut long = f.pdiparams.clone();
@@ -231,7 +278,10 @@ fn pdiparams_of_another_model_names_the_variable() {
     let other = synthetic_weights(&arch::find_arch("ResNet34").unwrap(), 4, 9);
     let g = export(&other, "x", (224, 224), Style::Paddle);
     let e = err_text(load_paddle("inference.json", &f.pir, &g.pdiparams));
-    assert!(e.contains("where the program declares") || e.contains("bytes left"), "{e}");
+    assert!(
+        e.contains("where the program declares") || e.contains("bytes left"),
+        "{e}"
+    );
     assert!(e.contains("variable `"), "{e}");
 }
 
@@ -241,20 +291,29 @@ fn an_op_we_do_not_run_is_named() {
     let e = build(&w, "x", (224, 224), Style::Paddle);
     let mut nodes = onnx_nodes(&e);
     // a MobileNet-like activation in the stem
-    let relu = nodes.iter().position(|n| n.op_type.as_deref() == Some("Relu")).unwrap();
+    let relu = nodes
+        .iter()
+        .position(|n| n.op_type.as_deref() == Some("Relu"))
+        .unwrap();
     nodes[relu].op_type = Some("HardSwish".into());
     let text = err_text(load_onnx(&onnx_model(&e, nodes.clone(), 13)));
     assert!(text.contains(&format!("op {relu} `HardSwish`")), "{text}");
     // a depthwise conv
     let mut nodes = onnx_nodes(&e);
-    let conv = nodes.iter().rposition(|n| n.op_type.as_deref() == Some("Conv")).unwrap();
+    let conv = nodes
+        .iter()
+        .rposition(|n| n.op_type.as_deref() == Some("Conv"))
+        .unwrap();
     for a in &mut nodes[conv].attribute {
         if a.name.as_deref() == Some("group") {
             a.i = Some(512);
         }
     }
     let text = err_text(load_onnx(&onnx_model(&e, nodes, 13)));
-    assert!(text.contains(&format!("op {conv} `Conv`")) && text.contains("groups 512"), "{text}");
+    assert!(
+        text.contains(&format!("op {conv} `Conv`")) && text.contains("groups 512"),
+        "{text}"
+    );
     // the unsupported opset
     let text = err_text(load_onnx(&onnx_model(&e, onnx_nodes(&e), 99)));
     assert!(text.contains("opset 99"), "{text}");
@@ -266,10 +325,17 @@ fn a_wrong_pool_is_named_with_what_the_architecture_has() {
     let w = synthetic_weights(&a, 4, 9);
     let e = build(&w, "x", (224, 224), Style::Paddle);
     let mut nodes = onnx_nodes(&e);
-    let pool = nodes.iter().position(|n| n.op_type.as_deref() == Some("AveragePool")).unwrap();
+    let pool = nodes
+        .iter()
+        .position(|n| n.op_type.as_deref() == Some("AveragePool"))
+        .unwrap();
     nodes[pool].attribute[0].ints = vec![3, 3];
     let text = err_text(load_onnx(&onnx_model(&e, nodes, 13)));
-    assert!(text.contains(&format!("op {pool} `AveragePool`")) && text.contains("ResNet18_vd has a 2x2/2 average pool"), "{text}");
+    assert!(
+        text.contains(&format!("op {pool} `AveragePool`"))
+            && text.contains("ResNet18_vd has a 2x2/2 average pool"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -277,16 +343,30 @@ fn damaged_protobuf_is_an_error_not_a_panic() {
     let (_, f) = small_export();
     for bytes in [
         &f.pdmodel[..f.pdmodel.len() / 3],
-        &[0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..],
+        &[
+            0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ][..],
         &[0x0a, 0x7f, 0x01][..],
     ] {
         let _ = err_text(load_paddle("inference.pdmodel", bytes, &f.pdiparams));
     }
-    for bytes in [&f.onnx[..f.onnx.len() - 7], &[0x08, 0x80][..], &[0x08, 0x07, 0x3a, 0x7f][..]] {
+    for bytes in [
+        &f.onnx[..f.onnx.len() - 7],
+        &[0x08, 0x80][..],
+        &[0x08, 0x07, 0x3a, 0x7f][..],
+    ] {
         let _ = err_text(load_onnx(bytes));
     }
-    let _ = err_text(load_paddle("inference.json", br#"{"base_code": {"magic": "pir"}, "program": 3}"#, &f.pdiparams));
-    let _ = err_text(load_paddle("inference.json", &f.pir[..f.pir.len() / 2], &f.pdiparams));
+    let _ = err_text(load_paddle(
+        "inference.json",
+        br#"{"base_code": {"magic": "pir"}, "program": 3}"#,
+        &f.pdiparams,
+    ));
+    let _ = err_text(load_paddle(
+        "inference.json",
+        &f.pir[..f.pir.len() / 2],
+        &f.pdiparams,
+    ));
 }
 
 #[test]
@@ -298,7 +378,10 @@ fn onnx_external_data_is_refused_with_a_message() {
     let t = &mut m.graph.as_mut().unwrap().initializer[0];
     t.raw_data = None;
     t.data_location = Some(1);
-    t.external_data = vec![StringStringEntry { key: Some("location".into()), value: Some("weights.bin".into()) }];
+    t.external_data = vec![StringStringEntry {
+        key: Some("location".into()),
+        value: Some("weights.bin".into()),
+    }];
     let e = err_text(load_onnx(&m.encode_to_vec()));
     assert!(e.contains("external file (`weights.bin`)"), "{e}");
 }
@@ -309,4 +392,84 @@ fn checkpoints_are_recognised_without_a_hint() {
     assert_eq!(l.weights.arch.name, "ResNet18_vd");
     assert_eq!(l.format, WeightsFormat::Pdparams);
     let _ = Error::Input(String::new());
+}
+
+/// Writes the fuzz seeds (`fuzz/corpus/deploy_*`): a ResNet18 program in each format without its
+/// weight data, and a small `.pdiparams` matching the fuzz target's declarations.
+#[test]
+#[ignore = "run by hand to refresh fuzz/corpus"]
+fn write_fuzz_seeds() {
+    use gpu_resnet::tensor::{Tensor, TensorMap};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let a = arch::find_arch("ResNet18_vd").unwrap();
+    let w = synthetic_weights(&a, 2, 1);
+    let e = build(&w, "x", (224, 224), Style::Paddle);
+    std::fs::write(dir.join("deploy_pdmodel/resnet18_vd.pdmodel"), to_pdmodel(&e)).unwrap();
+    std::fs::write(dir.join("deploy_pir/resnet18_vd.json"), to_pir(&e)).unwrap();
+    let mut bare = build(&w, "x", (224, 224), Style::TorchFolded);
+    bare.params.values_mut().for_each(|t| {
+        t.shape = vec![t.data.len().min(1)];
+        t.data.truncate(1);
+    });
+    std::fs::write(dir.join("deploy_onnx/resnet18_vd_tiny_weights.onnx"), to_onnx(&bare)).unwrap();
+    let mut m = TensorMap::new();
+    m.insert("a".into(), Tensor::new(vec![2, 3], vec![1.0; 6]));
+    m.insert("b".into(), Tensor::new(vec![4], vec![2.0; 4]));
+    m.insert("c".into(), Tensor::new(vec![1, 2, 1, 1], vec![3.0; 2]));
+    std::fs::write(
+        dir.join("deploy_pdiparams/three.pdiparams"),
+        gpu_resnet::weights::deploy::pdiparams::write_pdiparams(&m),
+    )
+    .unwrap();
+}
+
+#[test]
+fn inference_yml_gives_preprocessing_and_labels() {
+    use gpu_resnet::weights::inference_yml::parse_inference_yml;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/deploy/inference.yml");
+    let text = std::fs::read(path).unwrap();
+    let c = parse_inference_yml(&text, path).unwrap();
+    assert_eq!((c.preprocess.resize_short, c.preprocess.crop), (288, 256));
+    assert_eq!((c.preprocess.mean, c.preprocess.std), ([0.5; 3], [0.25; 3]));
+    assert_eq!(c.topk, Some(5));
+    assert_eq!(c.model_name.as_deref(), Some("ResNet50_vd"));
+    assert_eq!(
+        c.labels.unwrap(),
+        ["tench, Tinca tinca", "goldfish: Carassius auratus", "great white shark"]
+    );
+    // PaddleClas writes the scale as a string
+    let s = String::from_utf8(text.clone()).unwrap();
+    let c2 = parse_inference_yml(s.replace("0.00392156862745098", "'1./255.'").as_bytes(), "y").unwrap();
+    assert_eq!(c2.preprocess, c.preprocess);
+    // an op we do not reproduce
+    let bad = s.replace("  - ToCHWImage: null", "  - RandFlipImage:\n      flip_code: 1");
+    let e = parse_inference_yml(bad.as_bytes(), "inference.yml").unwrap_err().to_string();
+    assert!(e.contains("`RandFlipImage`") && e.contains("inference.yml"), "{e}");
+    let bad = s.replace("scale: 0.00392156862745098", "scale: 1.0");
+    assert!(parse_inference_yml(bad.as_bytes(), "y").is_err());
+    assert!(parse_inference_yml(b"[[[[", "y").is_err());
+    assert!(parse_inference_yml(&vec![b'['; 100], "y").is_err());
+}
+
+#[test]
+fn an_inference_model_directory_brings_its_yml() {
+    let dir = std::env::temp_dir().join(format!("gpu-resnet-deploy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = arch::find_arch("ResNet18").unwrap();
+    let w = synthetic_weights(&a, 3, 1);
+    let f = export(&w, "x", (224, 224), Style::Paddle);
+    std::fs::write(dir.join("inference.json"), &f.pir).unwrap();
+    std::fs::write(dir.join("inference.pdiparams"), &f.pdiparams).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/deploy/inference.yml"),
+        dir.join("inference.yml"),
+    )
+    .unwrap();
+    let l = weights::load(&Source::Path(&dir), None).unwrap();
+    let c = l.deploy_config.expect("inference.yml read");
+    assert_eq!(c.labels.map(|l| l.len()), Some(3));
+    // the program file alone finds its .pdiparams and the yml beside it
+    let l = weights::load(&Source::Path(&dir.join("inference.json")), None).unwrap();
+    assert!(l.deploy_config.is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

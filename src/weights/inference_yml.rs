@@ -47,8 +47,15 @@ fn number(v: &Yaml) -> Option<f64> {
 }
 
 fn triple(v: &Yaml, path: &str, what: &str) -> Result<[f32; 3]> {
-    let items = v.as_vec().ok_or_else(|| err(path, format!("{what} is not a list")))?;
-    match items.iter().map(number).collect::<Option<Vec<f64>>>().as_deref() {
+    let items = v
+        .as_vec()
+        .ok_or_else(|| err(path, format!("{what} is not a list")))?;
+    match items
+        .iter()
+        .map(number)
+        .collect::<Option<Vec<f64>>>()
+        .as_deref()
+    {
         Some([a, b, c]) => Ok([*a as f32, *b as f32, *c as f32]),
         _ => Err(err(path, format!("{what} should be three numbers"))),
     }
@@ -61,14 +68,20 @@ fn size(v: &Yaml, path: &str, what: &str) -> Result<u32> {
     };
     match n {
         Some(n) if n >= 1.0 && n <= 16384.0 && n.fract() == 0.0 => Ok(n as u32),
-        _ => Err(err(path, format!("{what} should be a positive whole number (a square size)"))),
+        _ => Err(err(
+            path,
+            format!("{what} should be a positive whole number (a square size)"),
+        )),
     }
 }
 
 /// Parses `inference.yml`; `path` names it in errors.
 pub fn parse_inference_yml(bytes: &[u8], path: &str) -> Result<DeployConfig> {
     if bytes.len() > MAX_BYTES {
-        return Err(err(path, format!("{} bytes, more than any real config", bytes.len())));
+        return Err(err(
+            path,
+            format!("{} bytes, more than any real config", bytes.len()),
+        ));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| err(path, format!("not UTF-8: {e}")))?;
     let mut depth = 0usize;
@@ -92,9 +105,18 @@ pub fn parse_inference_yml(bytes: &[u8], path: &str) -> Result<DeployConfig> {
     let mut pre = PreprocessConfig::imagenet(256, 224);
     let (mut resize, mut crop) = (None, None);
     for op in ops {
-        let (name, args) = match op.as_hash().map(|h| h.iter().collect::<Vec<_>>()).as_deref() {
+        let (name, args) = match op
+            .as_hash()
+            .map(|h| h.iter().collect::<Vec<_>>())
+            .as_deref()
+        {
             Some([(k, v)]) => (k.as_str().unwrap_or(""), *v),
-            _ => return Err(err(path, "each transform op should be a one-key mapping (`- ResizeImage: {...}`)")),
+            _ => {
+                return Err(err(
+                    path,
+                    "each transform op should be a one-key mapping (`- ResizeImage: {...}`)",
+                ))
+            }
         };
         let arg = |k: &str| &args[k];
         match name {
@@ -151,7 +173,13 @@ pub fn parse_inference_yml(bytes: &[u8], path: &str) -> Result<DeployConfig> {
     pre.resize_short = resize.ok_or_else(|| err(path, "no ResizeImage with resize_short"))?;
     pre.crop = crop.ok_or_else(|| err(path, "no CropImage with a size"))?;
     if pre.crop > pre.resize_short {
-        return Err(err(path, format!("crop {} larger than the resized short side {}", pre.crop, pre.resize_short)));
+        return Err(err(
+            path,
+            format!(
+                "crop {} larger than the resized short side {}",
+                pre.crop, pre.resize_short
+            ),
+        ));
     }
     let topk = &doc["PostProcess"]["Topk"];
     let labels = match &topk["label_list"] {
@@ -163,7 +191,10 @@ pub fn parse_inference_yml(bytes: &[u8], path: &str) -> Result<DeployConfig> {
                     Yaml::String(s) => Ok(s.clone()),
                     Yaml::Integer(i) => Ok(i.to_string()),
                     Yaml::Real(r) => Ok(r.clone()),
-                    _ => Err(err(path, "PostProcess.Topk.label_list holds a non-text entry")),
+                    _ => Err(err(
+                        path,
+                        "PostProcess.Topk.label_list holds a non-text entry",
+                    )),
                 })
                 .collect::<Result<Vec<_>>>()?,
         ),

@@ -131,7 +131,9 @@ fn load_bytes(name: &str, bytes: &[u8], hint: Option<&Arch>) -> Result<LoadedWei
                 format: "weights",
                 reason: "a Paddle inference program needs its .pdiparams: pass both files".into(),
             }),
-            None => parse_tensors(bytes, Path::new(name)).map(|_| unreachable!("sniffed as neither")),
+            None => {
+                parse_tensors(bytes, Path::new(name)).map(|_| unreachable!("sniffed as neither"))
+            }
         },
     }
 }
@@ -147,7 +149,8 @@ fn load_files(files: &[(&str, &[u8])], hint: Option<&Arch>) -> Result<LoadedWeig
             && !n.ends_with(".yml")
             && !n.ends_with(".yaml")
             && !n.ends_with(".info")
-            && (matches!(deploy::sniff_program(b), Some(_)) || matches!(sniff(b), Sniffed::Pickle | Sniffed::Safetensors))
+            && (matches!(deploy::sniff_program(b), Some(_))
+                || matches!(sniff(b), Sniffed::Pickle | Sniffed::Safetensors))
     });
     let Some((name, bytes)) = program else {
         let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
@@ -156,9 +159,13 @@ fn load_files(files: &[(&str, &[u8])], hint: Option<&Arch>) -> Result<LoadedWeig
         )));
     };
     let mut loaded = match deploy::sniff_program(bytes) {
-        Some(f @ (DeployFormat::Pir | DeployFormat::ProgramDesc)) if !matches!(sniff(bytes), Sniffed::Pickle) => {
+        Some(f @ (DeployFormat::Pir | DeployFormat::ProgramDesc))
+            if !matches!(sniff(bytes), Sniffed::Pickle) =>
+        {
             let (pname, params) = by_suffix(".pdiparams").ok_or_else(|| {
-                Error::Input(format!("{name} is a Paddle inference program: its .pdiparams is needed too"))
+                Error::Input(format!(
+                    "{name} is a Paddle inference program: its .pdiparams is needed too"
+                ))
             })?;
             let p = deploy::read_paddle(f, bytes, name, params, params.len() as u64, pname)?;
             from_program(p, hint)?
@@ -171,7 +178,12 @@ fn load_files(files: &[(&str, &[u8])], hint: Option<&Arch>) -> Result<LoadedWeig
 
 /// The program file of an inference-model directory.
 fn program_in(dir: &Path) -> Result<PathBuf> {
-    for name in ["inference.json", "inference.pdmodel", "inference.onnx", "model.onnx"] {
+    for name in [
+        "inference.json",
+        "inference.pdmodel",
+        "inference.onnx",
+        "model.onnx",
+    ] {
         if dir.join(name).is_file() {
             return Ok(dir.join(name));
         }
@@ -179,7 +191,10 @@ fn program_in(dir: &Path) -> Result<PathBuf> {
     let mut onnx: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "onnx" || e == "json" || e == "pdmodel"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "onnx" || e == "json" || e == "pdmodel")
+        })
         .collect();
     onnx.sort();
     onnx.into_iter().next().ok_or_else(|| Error::Format {
@@ -190,22 +205,41 @@ fn program_in(dir: &Path) -> Result<PathBuf> {
 }
 
 fn load_path(path: &Path, hint: Option<&Arch>) -> Result<LoadedWeights> {
-    let file = if path.is_dir() { program_in(path)? } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        program_in(path)?
+    } else {
+        path.to_path_buf()
+    };
     let name = file.display().to_string();
     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
     let mut loaded = match deploy::sniff_program(&bytes) {
-        Some(f @ (DeployFormat::Pir | DeployFormat::ProgramDesc)) if !matches!(sniff(&bytes), Sniffed::Pickle) => {
+        Some(f @ (DeployFormat::Pir | DeployFormat::ProgramDesc))
+            if !matches!(sniff(&bytes), Sniffed::Pickle) =>
+        {
             let params_path = file.with_extension("pdiparams");
             let params = File::open(&params_path).map_err(|e| Error::io(&params_path, e))?;
-            let len = params.metadata().map_err(|e| Error::io(&params_path, e))?.len();
+            let len = params
+                .metadata()
+                .map_err(|e| Error::io(&params_path, e))?
+                .len();
             let reader = std::io::BufReader::with_capacity(1 << 20, params);
-            let p = deploy::read_paddle(f, &bytes, &name, reader, len, &params_path.display().to_string())?;
+            let p = deploy::read_paddle(
+                f,
+                &bytes,
+                &name,
+                reader,
+                len,
+                &params_path.display().to_string(),
+            )?;
             from_program(p, hint)?
         }
         _ => load_bytes(&name, &bytes, hint)?,
     };
     let yml = file.with_file_name("inference.yml");
-    if loaded.format != WeightsFormat::Pdparams && loaded.format != WeightsFormat::Safetensors && yml.is_file() {
+    if loaded.format != WeightsFormat::Pdparams
+        && loaded.format != WeightsFormat::Safetensors
+        && yml.is_file()
+    {
         let text = std::fs::read(&yml).map_err(|e| Error::io(&yml, e))?;
         loaded.deploy_config = Some(parse_inference_yml(&text, &yml.display().to_string())?);
     }

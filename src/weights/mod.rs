@@ -10,8 +10,8 @@ pub mod recognise;
 pub mod safetensors;
 pub mod synthetic;
 
-pub use names::{map_weights, ConvBn, ModelWeights, Scheme};
 pub use load::{load, LoadedWeights, Source, WeightsFormat};
+pub use names::{map_weights, ConvBn, ModelWeights, Scheme};
 pub use recognise::recognise;
 pub use synthetic::synthetic_weights;
 

@@ -36,10 +36,7 @@ pub fn recognise(tensors: &TensorMap, source: &str) -> Result<Arch> {
     // Only the conv weights a layer table names count: an architecture whose layers are a
     // prefix of the file's (ResNet18 of a ResNet34 file) must not win, so the count must agree.
     let conv_weights = |a: &Arch| a.conv_layers(scheme.stage1()).len();
-    let weight_like = tensors
-        .iter()
-        .filter(|(_, t)| t.shape.len() == 4)
-        .count();
+    let weight_like = tensors.iter().filter(|(_, t)| t.shape.len() == 4).count();
     let candidates: Vec<Arch> = ARCHS
         .iter()
         .copied()
@@ -64,7 +61,11 @@ pub fn recognise(tensors: &TensorMap, source: &str) -> Result<Arch> {
 
 /// Recognises the architecture and maps the weights; a `hint` that contradicts the file is an
 /// error naming both (vc and vd, which the file cannot tell apart, follow the hint).
-pub fn recognise_and_map(tensors: &TensorMap, hint: Option<&Arch>, source: &str) -> Result<ModelWeights> {
+pub fn recognise_and_map(
+    tensors: &TensorMap,
+    hint: Option<&Arch>,
+    source: &str,
+) -> Result<ModelWeights> {
     let Some(hint) = hint else {
         let arch = recognise(tensors, source)?;
         return map_weights(tensors, &arch, source);
@@ -75,7 +76,10 @@ pub fn recognise_and_map(tensors: &TensorMap, hint: Option<&Arch>, source: &str)
             Ok(found) if found.name != hint.name => Err(Error::tensor(
                 source,
                 "<architecture>",
-                format!("the file holds a {} but {} was asked for", found.name, hint.name),
+                format!(
+                    "the file holds a {} but {} was asked for",
+                    found.name, hint.name
+                ),
             )),
             _ => Err(e),
         },

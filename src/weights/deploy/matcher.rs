@@ -43,7 +43,11 @@ fn describe(block: Block, depths: &[usize], stem: Stem, shortcut: Shortcut) -> S
 /// The architecture a found structure is, with the stage-1 shortcut convention.
 fn identify(w: &Walker, f: &Found) -> Result<(Arch, Stage1Shortcut)> {
     let source = &w.p.source;
-    let cout = |u: &ConvUnit| w.p.params.get(w.input(u.conv, 1).unwrap_or("")).map(|t| t.shape[0]);
+    let cout = |u: &ConvUnit| {
+        w.p.params
+            .get(w.input(u.conv, 1).unwrap_or(""))
+            .map(|t| t.shape[0])
+    };
     let block = match f.blocks.first().map(|b| b.branch.len()) {
         Some(2) => Block::Basic,
         Some(3) => Block::Bottleneck,
@@ -51,7 +55,10 @@ fn identify(w: &Walker, f: &Found) -> Result<(Arch, Stage1Shortcut)> {
             return Err(Error::tensor(
                 source,
                 "<blocks>",
-                format!("{} residual blocks found; a ResNet has 8 or more of 2 or 3 convs", f.blocks.len()),
+                format!(
+                    "{} residual blocks found; a ResNet has 8 or more of 2 or 3 convs",
+                    f.blocks.len()
+                ),
             ))
         }
     };
@@ -61,7 +68,11 @@ fn identify(w: &Walker, f: &Found) -> Result<(Arch, Stage1Shortcut)> {
         if b.branch.len() != f.blocks[0].branch.len() {
             return Err(w.err(
                 w.op(b.add),
-                format!("a block of {} convs among blocks of {}", b.branch.len(), f.blocks[0].branch.len()),
+                format!(
+                    "a block of {} convs among blocks of {}",
+                    b.branch.len(),
+                    f.blocks[0].branch.len()
+                ),
             ));
         }
         let c = b.branch.last().and_then(cout);
@@ -81,7 +92,11 @@ fn identify(w: &Walker, f: &Found) -> Result<(Arch, Stage1Shortcut)> {
             ))
         }
     };
-    let shortcut = if f.blocks.iter().any(|b| matches!(b.shortcut, Some((_, Some(_))))) {
+    let shortcut = if f
+        .blocks
+        .iter()
+        .any(|b| matches!(b.shortcut, Some((_, Some(_)))))
+    {
         Shortcut::AvgPool
     } else {
         Shortcut::Strided
@@ -134,7 +149,10 @@ impl Params<'_> {
     fn take(&mut self, at: usize, name: &str, want: &[usize], arch: &Arch) -> Result<Vec<f32>> {
         let op = self.w.op(at);
         let t = self.w.p.params.get(name).ok_or_else(|| {
-            self.w.err(op, format!("reads `{name}`, which is not a parameter of the file"))
+            self.w.err(
+                op,
+                format!("reads `{name}`, which is not a parameter of the file"),
+            )
         })?;
         if t.shape != want {
             return Err(Error::tensor(
@@ -160,7 +178,14 @@ impl Params<'_> {
 
 fn check_conv(w: &Walker, u: &ConvUnit, layer: &ConvLayer, arch: &Arch) -> Result<()> {
     let op = w.op(u.conv);
-    let OpKind::Conv { stride, pads, dilation, groups, auto_pad } = &op.kind else {
+    let OpKind::Conv {
+        stride,
+        pads,
+        dilation,
+        groups,
+        auto_pad,
+    } = &op.kind
+    else {
         unreachable!("a conv unit starts with a conv")
     };
     let p = layer.pad() as i64;
@@ -199,15 +224,34 @@ fn check_conv(w: &Walker, u: &ConvUnit, layer: &ConvLayer, arch: &Arch) -> Resul
 
 fn check_pool(w: &Walker, at: usize, want_max: bool, arch: &Arch, what: &str) -> Result<()> {
     let op = w.op(at);
-    let OpKind::Pool { max, kernel, stride, pads, ceil, exclusive, auto_pad, .. } = &op.kind else {
+    let OpKind::Pool {
+        max,
+        kernel,
+        stride,
+        pads,
+        ceil,
+        exclusive,
+        auto_pad,
+        ..
+    } = &op.kind
+    else {
         unreachable!("checked by the walk")
     };
     let ok = if want_max {
-        *max && *kernel == [3, 3] && *stride == [2, 2] && *pads == [1; 4] && !*ceil && auto_pad.is_none()
+        *max && *kernel == [3, 3]
+            && *stride == [2, 2]
+            && *pads == [1; 4]
+            && !*ceil
+            && auto_pad.is_none()
     } else {
         // The vd shortcut: 2x2/2, ceil mode (or SAME), padding excluded from the average.
         let same = auto_pad.as_deref().is_some_and(|a| a.starts_with("SAME"));
-        !*max && *kernel == [2, 2] && *stride == [2, 2] && *pads == [0; 4] && (*ceil || same) && *exclusive
+        !*max
+            && *kernel == [2, 2]
+            && *stride == [2, 2]
+            && *pads == [0; 4]
+            && (*ceil || same)
+            && *exclusive
     };
     if ok {
         return Ok(());
@@ -257,13 +301,24 @@ fn conv_weights(ps: &mut Params, u: &ConvUnit, layer: &ConvLayer, arch: &Arch) -
     let mut get = |k: usize| -> Result<Vec<f32>> { ps.take(bn, w.input(bn, k)?, &[c], arch) };
     let (gamma, beta, mut mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
     if let Some(bad) = var.iter().position(|&x| x < 0.0) {
-        return Err(Error::tensor(&w.p.source, w.input(bn, 4)?, format!("negative variance at channel {bad}")));
+        return Err(Error::tensor(
+            &w.p.source,
+            w.input(bn, 4)?,
+            format!("negative variance at channel {bad}"),
+        ));
     }
     // BN(conv + b) = BN'(conv) with the mean shifted by b.
     if let Some(b) = bias {
         mean.iter_mut().zip(&b).for_each(|(m, b)| *m -= b);
     }
-    Ok(ConvBn::BatchNorm { weight, gamma, beta, mean, var, epsilon })
+    Ok(ConvBn::BatchNorm {
+        weight,
+        gamma,
+        beta,
+        mean,
+        var,
+        epsilon,
+    })
 }
 
 /// Matches `p` against the family; `hint` (a `--model`) must agree with what the file is.
@@ -276,7 +331,10 @@ pub fn match_program(p: &Program, hint: Option<&Arch>) -> Result<Matched> {
             return Err(Error::tensor(
                 &p.source,
                 "<architecture>",
-                format!("the file holds a {} but {} was asked for", arch.name, h.name),
+                format!(
+                    "the file holds a {} but {} was asked for",
+                    arch.name, h.name
+                ),
             ));
         }
     }
@@ -286,39 +344,81 @@ pub fn match_program(p: &Program, hint: Option<&Arch>) -> Result<Matched> {
         return Err(Error::tensor(
             &p.source,
             "<conv layers>",
-            format!("{} conv layers found, {} has {}", units.len(), arch.name, layers.len()),
+            format!(
+                "{} conv layers found, {} has {}",
+                units.len(),
+                arch.name,
+                layers.len()
+            ),
         ));
     }
-    let mut ps = Params { w: &w, used: Default::default() };
+    let mut ps = Params {
+        w: &w,
+        used: Default::default(),
+    };
     let mut convs = Vec::with_capacity(layers.len());
     for ((u, pool), layer) in units.iter().zip(&layers) {
         check_conv(&w, u, layer, &arch)?;
         match (pool, layer.avg_pool_input) {
-            (Some(at), true) => check_pool(&w, *at, false, &arch, "a 2x2/2 average pool (ceil mode, padding excluded) before the shortcut conv")?,
+            (Some(at), true) => check_pool(
+                &w,
+                *at,
+                false,
+                &arch,
+                "a 2x2/2 average pool (ceil mode, padding excluded) before the shortcut conv",
+            )?,
             (None, false) => {}
             (Some(at), false) => {
-                return Err(w.err(w.op(*at), format!("a pool before `{}`, where {} has none", layer.name, arch.name)))
+                return Err(w.err(
+                    w.op(*at),
+                    format!(
+                        "a pool before `{}`, where {} has none",
+                        layer.name, arch.name
+                    ),
+                ))
             }
             (None, true) => {
                 return Err(w.err(
                     w.op(u.conv),
-                    format!("a shortcut conv without the 2x2 average pool {} has before `{}`", arch.name, layer.name),
+                    format!(
+                        "a shortcut conv without the 2x2 average pool {} has before `{}`",
+                        arch.name, layer.name
+                    ),
                 ))
             }
         }
         convs.push(conv_weights(&mut ps, u, layer, &arch)?);
     }
-    check_pool(&w, found.max_pool, true, &arch, "a 3x3/2 max pool with padding 1 after the stem")?;
+    check_pool(
+        &w,
+        found.max_pool,
+        true,
+        &arch,
+        "a 3x3/2 max pool with padding 1 after the stem",
+    )?;
     let h = &found.head;
     let features = arch.features();
     let bias_t = p.params.get(&h.bias).ok_or_else(|| {
-        w.err(w.op(h.matmul), format!("the classifier bias `{}` is not a parameter", h.bias))
+        w.err(
+            w.op(h.matmul),
+            format!("the classifier bias `{}` is not a parameter", h.bias),
+        )
     })?;
     let classes = match bias_t.shape.as_slice() {
         [n] | [1, n] if *n > 0 => *n,
-        s => return Err(Error::tensor(&p.source, &h.bias, format!("the classifier bias has shape {s:?}, expected [classes]"))),
+        s => {
+            return Err(Error::tensor(
+                &p.source,
+                &h.bias,
+                format!("the classifier bias has shape {s:?}, expected [classes]"),
+            ))
+        }
     };
-    let want_w = if h.transpose_b { [classes, features] } else { [features, classes] };
+    let want_w = if h.transpose_b {
+        [classes, features]
+    } else {
+        [features, classes]
+    };
     let raw = ps.take(h.matmul, &h.weight, &want_w, &arch)?;
     let fc_weight = if h.transpose_b {
         let mut t = vec![0.0; raw.len()];
@@ -344,7 +444,12 @@ pub fn match_program(p: &Program, hint: Option<&Arch>) -> Result<Matched> {
             ))
         }
     };
-    let ignored = p.params.keys().filter(|k| !ps.used.contains(*k)).cloned().collect();
+    let ignored = p
+        .params
+        .keys()
+        .filter(|k| !ps.used.contains(*k))
+        .cloned()
+        .collect();
     let weights = ModelWeights {
         arch,
         stage1,

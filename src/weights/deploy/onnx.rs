@@ -17,8 +17,7 @@ pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=23;
 
 pub fn parse_onnx(bytes: &[u8], path: &str) -> Result<Program> {
     let err = |reason: String| format_error(path, FORMAT, reason);
-    let model =
-        ModelProto::decode(bytes).map_err(|e| err(format!("not an ONNX protobuf: {e}")))?;
+    let model = ModelProto::decode(bytes).map_err(|e| err(format!("not an ONNX protobuf: {e}")))?;
     let opset = model
         .opset_import
         .iter()
@@ -104,7 +103,8 @@ fn initializer(t: &TensorProto, path: &str) -> Result<Option<Tensor>> {
     };
     let mut numel: usize = 1;
     for &d in &t.dims {
-        let d = usize::try_from(d).map_err(|_| err(format!("negative dimension in {:?}", t.dims)))?;
+        let d =
+            usize::try_from(d).map_err(|_| err(format!("negative dimension in {:?}", t.dims)))?;
         numel = numel
             .checked_mul(d)
             .ok_or_else(|| err(format!("shape {:?} overflows", t.dims)))?;
@@ -241,9 +241,12 @@ fn convert(index: usize, n: &NodeProto) -> Op {
             "Flatten" | "Reshape" | "Squeeze" => (OpKind::Flatten, first(1)),
             "MatMul" => (OpKind::MatMul { transpose_b: false }, first(2)),
             "Gemm" => {
-                if int("transA", 0) != 0 || float("alpha", 1.0) != 1.0 || float("beta", 1.0) != 1.0 {
+                if int("transA", 0) != 0 || float("alpha", 1.0) != 1.0 || float("beta", 1.0) != 1.0
+                {
                     (
-                        OpKind::Unsupported("a Gemm with transA, alpha or beta other than 0, 1, 1".into()),
+                        OpKind::Unsupported(
+                            "a Gemm with transA, alpha or beta other than 0, 1, 1".into(),
+                        ),
                         n.input.clone(),
                     )
                 } else {
@@ -260,7 +263,10 @@ fn convert(index: usize, n: &NodeProto) -> Op {
             "Shape" | "Slice" | "Concat" | "Constant" | "Gather" | "Unsqueeze" | "Cast" => {
                 (OpKind::Bookkeeping, n.input.clone())
             }
-            other => (OpKind::Unsupported(foreign_op_reason(other)), n.input.clone()),
+            other => (
+                OpKind::Unsupported(foreign_op_reason(other)),
+                n.input.clone(),
+            ),
         }
     };
     Op {

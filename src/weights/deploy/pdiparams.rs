@@ -133,7 +133,9 @@ pub fn read_pdiparams<R: Read>(
         }
         let desc_bytes = s.bytes(desc_size as u64, &at("TensorDesc"))?;
         let desc = TensorDesc::decode(desc_bytes.as_slice()).map_err(|e| {
-            s.err(format!("variable `{name}`: its TensorDesc is not valid protobuf: {e}"))
+            s.err(format!(
+                "variable `{name}`: its TensorDesc is not valid protobuf: {e}"
+            ))
         })?;
         if desc.dims != decl.dims {
             return Err(s.err(format!(
@@ -146,10 +148,16 @@ pub fn read_pdiparams<R: Read>(
         let mut numel: u64 = 1;
         for &d in &desc.dims {
             if d < 0 {
-                return Err(s.err(format!("variable `{name}`: negative dimension in {:?}", desc.dims)));
+                return Err(s.err(format!(
+                    "variable `{name}`: negative dimension in {:?}",
+                    desc.dims
+                )));
             }
             numel = numel.checked_mul(d as u64).ok_or_else(|| {
-                s.err(format!("variable `{name}`: shape {:?} overflows", desc.dims))
+                s.err(format!(
+                    "variable `{name}`: shape {:?} overflows",
+                    desc.dims
+                ))
             })?;
         }
         let dtype = desc.data_type.unwrap_or(-1);
@@ -165,7 +173,10 @@ pub fn read_pdiparams<R: Read>(
             }
         };
         let len = numel.checked_mul(width).ok_or_else(|| {
-            s.err(format!("variable `{name}`: shape {:?} overflows", desc.dims))
+            s.err(format!(
+                "variable `{name}`: shape {:?} overflows",
+                desc.dims
+            ))
         })?;
         let raw = s.bytes(len, &at("data"))?;
         let data: Vec<f32> = match width {

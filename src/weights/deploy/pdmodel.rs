@@ -56,7 +56,11 @@ pub fn parse_pdmodel(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
         }
         let name = v.name.clone().unwrap_or_default();
         let dims = dims_of(&name).ok_or_else(|| {
-            format_error(path, FORMAT, format!("persistable variable `{name}` has no tensor shape"))
+            format_error(
+                path,
+                FORMAT,
+                format!("persistable variable `{name}` has no tensor shape"),
+            )
         })?;
         params.push(ParamDecl { name, dims });
     }
@@ -77,7 +81,11 @@ pub fn parse_pdmodel(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
     let output = output
         .ok_or_else(|| format_error(path, FORMAT, "the program has no `fetch` op (no output)"))?;
     let input_shape = dims_of(&input_name).ok_or_else(|| {
-        format_error(path, FORMAT, format!("the input `{input_name}` has no declared shape"))
+        format_error(
+            path,
+            FORMAT,
+            format!("the input `{input_name}` has no declared shape"),
+        )
     })?;
     Ok(ParsedProgram {
         format: DeployFormat::ProgramDesc,
@@ -93,7 +101,10 @@ struct Attrs<'a>(&'a OpDesc);
 
 impl Attrs<'_> {
     fn find(&self, name: &str) -> Option<&super::proto::OpAttr> {
-        self.0.attrs.iter().find(|a| a.name.as_deref() == Some(name))
+        self.0
+            .attrs
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name))
     }
     fn ints(&self, name: &str) -> Vec<i64> {
         match self.find(name) {
@@ -178,7 +189,8 @@ fn convert(index: usize, desc: &OpDesc) -> Op {
         "pool2d" => {
             let max = a.str("pooling_type").as_deref() == Some("max");
             let kernel = pair(&a.ints("ksize"), 1);
-            let global = !max && (a.bool("global_pooling") || (a.bool("adaptive") && kernel == [1, 1]));
+            let global =
+                !max && (a.bool("global_pooling") || (a.bool("adaptive") && kernel == [1, 1]));
             let kind = if a.bool("adaptive") && !global {
                 OpKind::Unsupported("adaptive pooling to a size other than 1x1".into())
             } else {
@@ -195,8 +207,13 @@ fn convert(index: usize, desc: &OpDesc) -> Op {
             };
             (kind, slots(&["X"]))
         }
-        "flatten_contiguous_range" | "flatten2" | "flatten" | "reshape2" | "reshape"
-        | "squeeze2" | "squeeze" => (OpKind::Flatten, slots(&["X"])),
+        "flatten_contiguous_range"
+        | "flatten2"
+        | "flatten"
+        | "reshape2"
+        | "reshape"
+        | "squeeze2"
+        | "squeeze" => (OpKind::Flatten, slots(&["X"])),
         "matmul_v2" => (
             OpKind::MatMul {
                 transpose_b: a.bool("trans_y"),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::pdiparams::ParamDecl;
-use super::pdmodel::{auto_pad, format_error, pair, paddle_pads, ParsedProgram};
+use super::pdmodel::{auto_pad, format_error, paddle_pads, pair, ParsedProgram};
 use super::program::{foreign_op_reason, DeployFormat, Op, OpKind};
 use crate::error::Result;
 
@@ -18,10 +18,11 @@ const FORMAT: &str = "Paddle PIR program (inference.json)";
 
 pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
     let err = |reason: String| format_error(path, FORMAT, reason);
-    let root: Value =
-        serde_json::from_slice(bytes).map_err(|e| err(format!("not JSON: {e}")))?;
+    let root: Value = serde_json::from_slice(bytes).map_err(|e| err(format!("not JSON: {e}")))?;
     if root.pointer("/base_code/magic").and_then(Value::as_str) != Some("pir") {
-        return Err(err("no `base_code.magic = \"pir\"` (not a PIR program)".into()));
+        return Err(err(
+            "no `base_code.magic = \"pir\"` (not a PIR program)".into()
+        ));
     }
     let ops_json = root
         .pointer("/program/regions/0/blocks/0/ops")
@@ -43,11 +44,15 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
                     .and_then(|a| a.last())
                     .and_then(Value::as_str)
                     .ok_or_else(|| err(format!("op {index} `p`: no parameter name last in `A`")))?;
-                let out = op.get("O").ok_or_else(|| err(format!("op {index} `p`: no output")))?;
+                let out = op
+                    .get("O")
+                    .ok_or_else(|| err(format!("op {index} `p`: no output")))?;
                 let id = value_id(out)
                     .ok_or_else(|| err(format!("op {index} `p` (`{name}`): no value id")))?;
                 let dims = value_dims(out).ok_or_else(|| {
-                    err(format!("op {index} `p` (`{name}`): no tensor type with dims"))
+                    err(format!(
+                        "op {index} `p` (`{name}`): no tensor type with dims"
+                    ))
                 })?;
                 names.insert(id, name.to_string());
                 params.push(ParamDecl {
@@ -105,7 +110,9 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
                     pads: paddle_pads(&a_ints("paddings")),
                     dilation: pair(&a_ints("dilations"), 1),
                     groups: a("groups").and_then(|v| v.as_i64()).unwrap_or(1),
-                    auto_pad: auto_pad(a("padding_algorithm").and_then(|v| v.as_str().map(str::to_string))),
+                    auto_pad: auto_pad(
+                        a("padding_algorithm").and_then(|v| v.as_str().map(str::to_string)),
+                    ),
                 },
                 first(2),
             ),
@@ -115,7 +122,13 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
                     OpKind::BatchNorm {
                         epsilon: a("epsilon").and_then(|v| v.as_f64()).unwrap_or(1e-5) as f32,
                     },
-                    vec![x.clone(), scale.clone(), bias.clone(), mean.clone(), var.clone()],
+                    vec![
+                        x.clone(),
+                        scale.clone(),
+                        bias.clone(),
+                        mean.clone(),
+                        var.clone(),
+                    ],
                 ),
                 _ => (
                     OpKind::Unsupported("a batch_norm without its five inputs".into()),
@@ -125,7 +138,8 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
             "relu" => (OpKind::Relu, first(1)),
             "add" => (OpKind::Add, first(2)),
             "pool2d" => {
-                let max = a("pooling_type").and_then(|v| v.as_str().map(|s| s == "max")) == Some(true);
+                let max =
+                    a("pooling_type").and_then(|v| v.as_str().map(|s| s == "max")) == Some(true);
                 let kernel = in_ids
                     .get(1)
                     .and_then(|id| consts.get(id))
@@ -137,7 +151,8 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
                         first(1),
                     ),
                     Some(kernel) => {
-                        let global = !max && (a_bool("global_pooling") || (adaptive && kernel == [1, 1]));
+                        let global =
+                            !max && (a_bool("global_pooling") || (adaptive && kernel == [1, 1]));
                         let kind = if adaptive && !global {
                             OpKind::Unsupported("adaptive pooling to a size other than 1x1".into())
                         } else {
@@ -149,7 +164,10 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
                                 ceil: a_bool("ceil_mode"),
                                 exclusive: a("exclusive").and_then(|v| v.as_bool()).unwrap_or(true),
                                 global,
-                                auto_pad: auto_pad(a("padding_algorithm").and_then(|v| v.as_str().map(str::to_string))),
+                                auto_pad: auto_pad(
+                                    a("padding_algorithm")
+                                        .and_then(|v| v.as_str().map(str::to_string)),
+                                ),
                             }
                         };
                         (kind, first(1))

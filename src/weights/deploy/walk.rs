@@ -86,14 +86,21 @@ impl<'a> Walker<'a> {
                 }
                 Some(&i) => {
                     if let OpKind::Unsupported(why) = &self.op(i).kind {
-                        return Err(self.err(self.op(i), format!("{why}: not part of a ResNet the engine runs")));
+                        return Err(self.err(
+                            self.op(i),
+                            format!("{why}: not part of a ResNet the engine runs"),
+                        ));
                     }
                     return Ok(Some(i));
                 }
                 None => return Ok(None),
             }
         }
-        Err(Error::tensor(&self.p.source, v, "a cycle of pass-through ops"))
+        Err(Error::tensor(
+            &self.p.source,
+            v,
+            "a cycle of pass-through ops",
+        ))
     }
 
     /// The value `v` stands for once pass-through ops are skipped.
@@ -105,7 +112,11 @@ impl<'a> Walker<'a> {
                 _ => return Ok(v),
             }
         }
-        Err(Error::tensor(&self.p.source, v, "a cycle of pass-through ops"))
+        Err(Error::tensor(
+            &self.p.source,
+            v,
+            "a cycle of pass-through ops",
+        ))
     }
 
     pub fn input(&self, i: usize, k: usize) -> Result<&'a str> {
@@ -203,7 +214,10 @@ impl<'a> Walker<'a> {
             _ => Err(Error::tensor(
                 &self.p.source,
                 v,
-                format!("{what} should be a ReLU, found {}", self.describe_producer(v)?),
+                format!(
+                    "{what} should be a ReLU, found {}",
+                    self.describe_producer(v)?
+                ),
             )),
         }
     }
@@ -238,7 +252,10 @@ impl<'a> Walker<'a> {
                 let (a, b) = (self.input(last, 0)?, self.input(last, 1)?);
                 let (x, bias) = if self.is_param(b) { (a, b) } else { (b, a) };
                 match self.producer(x)? {
-                    Some(m) if matches!(self.op(m).kind, OpKind::MatMul { .. }) && self.is_param(bias) => {
+                    Some(m)
+                        if matches!(self.op(m).kind, OpKind::MatMul { .. })
+                            && self.is_param(bias) =>
+                    {
                         (m, bias.to_string())
                     }
                     _ => return Err(fc_err(v)?),
@@ -305,16 +322,14 @@ impl<'a> Walker<'a> {
             let sum = self.resolve(self.input(p.expect("matched"), 0)?)?;
             let add = match self.producer(sum)? {
                 Some(a) if self.op(a).kind == OpKind::Add => a,
-                _ => {
-                    return Err(Error::tensor(
-                        &self.p.source,
-                        sum,
-                        format!(
-                            "a residual block ends in ReLU(Add(branch, shortcut)), found a ReLU of {}",
-                            self.describe_producer(sum)?
-                        ),
-                    ))
-                }
+                _ => return Err(Error::tensor(
+                    &self.p.source,
+                    sum,
+                    format!(
+                        "a residual block ends in ReLU(Add(branch, shortcut)), found a ReLU of {}",
+                        self.describe_producer(sum)?
+                    ),
+                )),
             };
             let a = self.chain(self.input(add, 0)?)?;
             let b = self.chain(self.input(add, 1)?)?;
@@ -367,7 +382,10 @@ impl<'a> Walker<'a> {
             v = block_in;
         };
         blocks.reverse();
-        let stem_out = self.expect_relu(self.resolve(self.input(max_pool, 0)?)?, "the stem's last op")?;
+        let stem_out = self.expect_relu(
+            self.resolve(self.input(max_pool, 0)?)?,
+            "the stem's last op",
+        )?;
         let (stem, start) = self.chain(stem_out)?;
         if stem.is_empty() || start != self.p.input_name {
             return Err(Error::tensor(
