@@ -404,14 +404,22 @@ fn write_fuzz_seeds() {
     let a = arch::find_arch("ResNet18_vd").unwrap();
     let w = synthetic_weights(&a, 2, 1);
     let e = build(&w, "x", (224, 224), Style::Paddle);
-    std::fs::write(dir.join("deploy_pdmodel/resnet18_vd.pdmodel"), to_pdmodel(&e)).unwrap();
+    std::fs::write(
+        dir.join("deploy_pdmodel/resnet18_vd.pdmodel"),
+        to_pdmodel(&e),
+    )
+    .unwrap();
     std::fs::write(dir.join("deploy_pir/resnet18_vd.json"), to_pir(&e)).unwrap();
     let mut bare = build(&w, "x", (224, 224), Style::TorchFolded);
     bare.params.values_mut().for_each(|t| {
         t.shape = vec![t.data.len().min(1)];
         t.data.truncate(1);
     });
-    std::fs::write(dir.join("deploy_onnx/resnet18_vd_tiny_weights.onnx"), to_onnx(&bare)).unwrap();
+    std::fs::write(
+        dir.join("deploy_onnx/resnet18_vd_tiny_weights.onnx"),
+        to_onnx(&bare),
+    )
+    .unwrap();
     let mut m = TensorMap::new();
     m.insert("a".into(), Tensor::new(vec![2, 3], vec![1.0; 6]));
     m.insert("b".into(), Tensor::new(vec![4], vec![2.0; 4]));
@@ -426,7 +434,10 @@ fn write_fuzz_seeds() {
 #[test]
 fn inference_yml_gives_preprocessing_and_labels() {
     use gpu_resnet::weights::inference_yml::parse_inference_yml;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/deploy/inference.yml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/deploy/inference.yml"
+    );
     let text = std::fs::read(path).unwrap();
     let c = parse_inference_yml(&text, path).unwrap();
     assert_eq!((c.preprocess.resize_short, c.preprocess.crop), (288, 256));
@@ -435,20 +446,36 @@ fn inference_yml_gives_preprocessing_and_labels() {
     assert_eq!(c.model_name.as_deref(), Some("ResNet50_vd"));
     assert_eq!(
         c.labels.unwrap(),
-        ["tench, Tinca tinca", "goldfish: Carassius auratus", "great white shark"]
+        [
+            "tench, Tinca tinca",
+            "goldfish: Carassius auratus",
+            "great white shark"
+        ]
     );
     // PaddleClas writes the scale as a string
     let s = String::from_utf8(text.clone()).unwrap();
-    let c2 = parse_inference_yml(s.replace("0.00392156862745098", "'1./255.'").as_bytes(), "y").unwrap();
+    let c2 = parse_inference_yml(
+        s.replace("0.00392156862745098", "'1./255.'").as_bytes(),
+        "y",
+    )
+    .unwrap();
     assert_eq!(c2.preprocess, c.preprocess);
     // an op we do not reproduce
-    let bad = s.replace("  - ToCHWImage: null", "  - RandFlipImage:\n      flip_code: 1");
-    let e = parse_inference_yml(bad.as_bytes(), "inference.yml").unwrap_err().to_string();
-    assert!(e.contains("`RandFlipImage`") && e.contains("inference.yml"), "{e}");
+    let bad = s.replace(
+        "  - ToCHWImage: null",
+        "  - RandFlipImage:\n      flip_code: 1",
+    );
+    let e = parse_inference_yml(bad.as_bytes(), "inference.yml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`RandFlipImage`") && e.contains("inference.yml"),
+        "{e}"
+    );
     let bad = s.replace("scale: 0.00392156862745098", "scale: 1.0");
     assert!(parse_inference_yml(bad.as_bytes(), "y").is_err());
     assert!(parse_inference_yml(b"[[[[", "y").is_err());
-    assert!(parse_inference_yml(&vec![b'['; 100], "y").is_err());
+    assert!(parse_inference_yml(&[b'['; 100], "y").is_err());
 }
 
 #[test]
@@ -461,7 +488,10 @@ fn an_inference_model_directory_brings_its_yml() {
     std::fs::write(dir.join("inference.json"), &f.pir).unwrap();
     std::fs::write(dir.join("inference.pdiparams"), &f.pdiparams).unwrap();
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/deploy/inference.yml"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/deploy/inference.yml"
+        ),
         dir.join("inference.yml"),
     )
     .unwrap();
@@ -472,4 +502,27 @@ fn an_inference_model_directory_brings_its_yml() {
     let l = weights::load(&Source::Path(&dir.join("inference.json")), None).unwrap();
     assert!(l.deploy_config.is_some());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_cyclic_program_is_an_error_not_a_hang() {
+    let (w, _) = small_export();
+    let e = build(&w, "x", (224, 224), Style::Paddle);
+    let mut nodes = onnx_nodes(&e);
+    // the first block's input becomes the output of its own residual ReLU
+    let pool = nodes
+        .iter()
+        .position(|n| n.op_type.as_deref() == Some("MaxPool"))
+        .unwrap();
+    let pooled = nodes[pool].output[0].clone();
+    let relu = nodes
+        .iter()
+        .enumerate()
+        .skip(pool)
+        .filter(|(_, n)| n.op_type.as_deref() == Some("Relu"))
+        .nth(2)
+        .unwrap()
+        .0;
+    nodes[relu].output[0] = pooled;
+    let _ = err_text(load_onnx(&onnx_model(&e, nodes, 13)));
 }

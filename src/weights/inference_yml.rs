@@ -67,7 +67,7 @@ fn size(v: &Yaml, path: &str, what: &str) -> Result<u32> {
         other => number(other),
     };
     match n {
-        Some(n) if n >= 1.0 && n <= 16384.0 && n.fract() == 0.0 => Ok(n as u32),
+        Some(n) if (1.0..=16384.0).contains(&n) && n.fract() == 0.0 => Ok(n as u32),
         _ => Err(err(
             path,
             format!("{what} should be a positive whole number (a square size)"),
@@ -147,7 +147,7 @@ pub fn parse_inference_yml(bytes: &[u8], path: &str) -> Result<DeployConfig> {
                 if !arg("std").is_badvalue() {
                     pre.std = triple(arg("std"), path, "NormalizeImage.std")?;
                 }
-                if let Some(bad) = pre.std.iter().find(|s| !(**s > 0.0)) {
+                if let Some(bad) = pre.std.iter().find(|s| s.is_nan() || **s <= 0.0) {
                     return Err(err(path, format!("NormalizeImage.std holds {bad}")));
                 }
                 let scale = match arg("scale") {

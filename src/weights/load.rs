@@ -149,7 +149,7 @@ fn load_files(files: &[(&str, &[u8])], hint: Option<&Arch>) -> Result<LoadedWeig
             && !n.ends_with(".yml")
             && !n.ends_with(".yaml")
             && !n.ends_with(".info")
-            && (matches!(deploy::sniff_program(b), Some(_))
+            && (deploy::sniff_program(b).is_some()
                 || matches!(sniff(b), Sniffed::Pickle | Sniffed::Safetensors))
     });
     let Some((name, bytes)) = program else {

@@ -227,6 +227,13 @@ impl ConvBn {
         }
     }
 
+    /// OIHW, to change in place.
+    pub fn weight_mut(&mut self) -> &mut Vec<f32> {
+        match self {
+            ConvBn::BatchNorm { weight, .. } | ConvBn::Folded { weight, .. } => weight,
+        }
+    }
+
     /// The per-output-channel arrays with what they are, for shape checks.
     pub fn per_channel(&self) -> Vec<(&'static str, &[f32])> {
         match self {

@@ -189,6 +189,10 @@ impl<'a> Walker<'a> {
         let mut units = Vec::new();
         let mut cur = self.resolve(v)?;
         while let Some(unit) = self.conv_unit(cur)? {
+            // a hostile file can name values in a cycle: no chain is longer than the op list
+            if units.len() > self.p.ops.len() {
+                return Err(Error::tensor(&self.p.source, cur, "the ops form a cycle"));
+            }
             let x = self.resolve(self.input(unit.conv, 0)?)?;
             units.push(unit);
             match self.producer(x)? {
@@ -304,6 +308,9 @@ impl<'a> Walker<'a> {
         let (head, mut v, global_pool) = self.head()?;
         let mut blocks = Vec::new();
         let max_pool = loop {
+            if blocks.len() > self.p.ops.len() {
+                return Err(Error::tensor(&self.p.source, v, "the ops form a cycle"));
+            }
             let p = self.producer(v)?;
             match p.map(|i| &self.op(i).kind) {
                 Some(OpKind::Pool { max: true, .. }) => break p.expect("matched"),
@@ -322,14 +329,16 @@ impl<'a> Walker<'a> {
             let sum = self.resolve(self.input(p.expect("matched"), 0)?)?;
             let add = match self.producer(sum)? {
                 Some(a) if self.op(a).kind == OpKind::Add => a,
-                _ => return Err(Error::tensor(
-                    &self.p.source,
-                    sum,
-                    format!(
+                _ => {
+                    return Err(Error::tensor(
+                        &self.p.source,
+                        sum,
+                        format!(
                         "a residual block ends in ReLU(Add(branch, shortcut)), found a ReLU of {}",
                         self.describe_producer(sum)?
                     ),
-                )),
+                    ))
+                }
             };
             let a = self.chain(self.input(add, 0)?)?;
             let b = self.chain(self.input(add, 1)?)?;
