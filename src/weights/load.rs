@@ -76,6 +76,66 @@ impl LoadedWeights {
     }
 }
 
+impl LoadedWeights {
+    /// What `gpu-resnet inspect` prints: format, architecture, classes, input name and shape,
+    /// parameter count, the config beside the model and any tensor that was ignored.
+    pub fn report(&self) -> String {
+        let w = &self.weights;
+        let mut out = vec![
+            format!("file: {}", w.source),
+            format!("format: {}", self.format.describe()),
+            format!("architecture: {}", w.arch.name),
+            format!("classes: {}", w.classes),
+            format!(
+                "input: {} [N,3,{}]",
+                self.input_name
+                    .as_deref()
+                    .unwrap_or("(not declared; checkpoints take any name)"),
+                self.input_hw
+                    .map(|(h, w)| format!("{h},{w}"))
+                    .unwrap_or_else(|| "H,W".into())
+            ),
+            format!(
+                "parameters: {} ({:.2} M, conv weights, BN scale and shift, FC)",
+                w.arch.params(w.classes),
+                w.arch.params(w.classes) as f64 / 1e6
+            ),
+        ];
+        let folded = w
+            .convs
+            .iter()
+            .filter(|c| matches!(c, super::ConvBn::Folded { .. }))
+            .count();
+        if folded > 0 {
+            out.push(format!(
+                "BatchNorm already folded into {folded} of {} convs",
+                w.convs.len()
+            ));
+        }
+        if self.softmax {
+            out.push(
+                "output: the program ends in a softmax; the engine returns the logits before it"
+                    .into(),
+            );
+        }
+        if let Some(c) = &self.deploy_config {
+            out.push(format!(
+                "inference.yml: resize short side {}, crop {}, mean {:?}, std {:?}, {} labels",
+                c.preprocess.resize_short,
+                c.preprocess.crop,
+                c.preprocess.mean,
+                c.preprocess.std,
+                c.labels.as_ref().map_or(0, Vec::len)
+            ));
+        }
+        out.push(match self.ignored.as_slice() {
+            [] => "ignored tensors: none".into(),
+            names => format!("ignored tensors ({}): {}", names.len(), names.join(", ")),
+        });
+        out.join("\n")
+    }
+}
+
 fn from_checkpoint(bytes: &[u8], name: &str, hint: Option<&Arch>) -> Result<LoadedWeights> {
     let format = match sniff(bytes) {
         Sniffed::Safetensors => WeightsFormat::Safetensors,
