@@ -224,10 +224,7 @@ pub fn check_adapter(
             storage: m.storage.name(),
             uses: FeaturesUsed {
                 shader_f16: m.storage.needs_shader_f16(),
-                subgroups: crate::kernels::conv::shares_weights(
-                    ctx.info.device_type,
-                    ctx.fixed_subgroup_size(),
-                ),
+                subgroups: crate::kernels::conv::shares_weights(ctx),
                 timestamps: false,
             },
             seconds: 0.0,

@@ -81,11 +81,6 @@ pub const TILE_POLICIES: [(wgpu::DeviceType, Option<u32>); 3] = [
     (wgpu::DeviceType::DiscreteGpu, None),
 ];
 
-/// Whether convs on such an adapter share weights by subgroup broadcast (ResNet widths).
-pub fn shares_weights(device: wgpu::DeviceType, subgroup: Option<u32>) -> bool {
-    Tile::for_layer(64, device, subgroup).share > 0
-}
-
 /// The register tile of one invocation: `tm` output pixels x `4 * tn4` output channels, and
 /// how its weights arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -434,8 +429,26 @@ pub struct ConvOp<'a> {
 }
 
 /// The register tile a plan uses for `layer` on this device.
+///
+/// The large CPU tile was measured on Mesa's llvmpipe (lavapipe, and llvmpipe GL) alone; other
+/// CPU implementations get the GPU tile until measured: SwiftShader's shader compiler runs out
+/// of memory on the 16x64 tile (23 GB for ResNet18), while the 8x8 tile builds in seconds.
 pub fn tile_for(ctx: &GpuContext, layer: &ConvLayer) -> Tile {
-    Tile::for_layer(layer.cout, ctx.info.device_type, ctx.fixed_subgroup_size())
+    Tile::for_layer(layer.cout, tile_device(ctx), ctx.fixed_subgroup_size())
+}
+
+/// The device type whose tile policy this adapter follows.
+fn tile_device(ctx: &GpuContext) -> wgpu::DeviceType {
+    let llvmpipe = ctx.info.name.contains("llvmpipe") || ctx.info.driver.contains("llvmpipe");
+    match ctx.info.device_type {
+        wgpu::DeviceType::Cpu if !llvmpipe => wgpu::DeviceType::Other,
+        other => other,
+    }
+}
+
+/// Whether this device's convs share weights by subgroup broadcast (ResNet widths).
+pub fn shares_weights(ctx: &GpuContext) -> bool {
+    Tile::for_layer(64, tile_device(ctx), ctx.fixed_subgroup_size()).share > 0
 }
 
 /// The conv recipe's second half: parameters, lanes, bindings and workgroups of one conv op.
