@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use gpu_resnet::bench::synthetic_input;
+use gpu_resnet::app::bench::synthetic_input;
 use gpu_resnet::weights::synthetic::synthetic_weights;
 use gpu_resnet::{choose_storage, resolve, F16Mode, Model};
 

@@ -14,7 +14,3 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# wgpu's GL backend (EGL) wants a runtime dir; a headless CI machine may not have one.
-if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "${XDG_RUNTIME_DIR}" ]; then
-  echo "note: XDG_RUNTIME_DIR is unset; export XDG_RUNTIME_DIR=/tmp to silence EGL's warnings" >&2
-fi

@@ -34,7 +34,6 @@ override KERNEL: u32 = 1u;
 override PAD: u32 = 0u;
 // vd shortcut: the input is read through a 2x2/2 average pool (ceil mode, padding excluded).
 override AVG_POOL: bool = false;
-override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<S4>;

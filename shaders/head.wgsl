@@ -14,7 +14,6 @@ struct Params {
     bias_offset: u32, // in S4 units, inside `wts`
 }
 
-override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<S4>;

@@ -8,19 +8,15 @@ struct Params {
 }
 
 override ITERS: u32 = 2048u;
-override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
 
-fn index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * groups.x + wid.x) * WG + lid;
-}
 
 @compute @workgroup_size(WG)
 fn fma_peak(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let t = index(wid, groups, lid);
+    let t = grid_index(wid, groups, lid);
     let seed = CT(f32(t % 7u) * 0.001);
     let m = vec4<CT>(CT(0.999));
     let c = vec4<CT>(CT(0.001));
@@ -49,7 +45,7 @@ fn fma_peak(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grou
 
 @compute @workgroup_size(WG)
 fn copy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let t = index(wid, groups, lid);
+    let t = grid_index(wid, groups, lid);
     if (t < p.count) {
         dst[t] = src[t];
     }

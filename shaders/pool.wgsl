@@ -16,7 +16,6 @@ struct Params {
 override KERNEL: u32 = 3u;
 override STRIDE: u32 = 2u;
 override PAD: u32 = 1u;
-override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<S4>;
@@ -28,7 +27,7 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let t = (wid.y * groups.x + wid.x) * WG + lid;
+    let t = grid_index(wid, groups, lid);
     if (t >= p.total) {
         return;
     }

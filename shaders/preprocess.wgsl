@@ -9,7 +9,6 @@ struct Params {
     total: u32, // batch * h * w
 }
 
-override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -21,7 +20,7 @@ fn from_nchw(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let t = (wid.y * groups.x + wid.x) * WG + lid;
+    let t = grid_index(wid, groups, lid);
     if (t >= p.total) {
         return;
     }

@@ -4,26 +4,22 @@
 //! [`model::Model`] (uploaded once) -> [`plan::Plan`] (compiled once per batch and input size)
 //! -> `Plan::run` (one pass, one submit, one read-back) -> logits.
 
+#[cfg(feature = "cli")]
+pub mod app;
 pub mod arch;
-pub mod bench;
 pub mod check;
 pub mod classify;
-pub mod cli;
 pub mod decode;
 pub mod error;
-pub mod eval;
-pub mod feed;
-pub mod fetch;
 pub mod gpu;
 pub mod kernels;
 pub mod labels;
 pub mod model;
 pub mod npy;
+pub mod open;
 pub mod plan;
-pub mod predict;
 pub mod preprocess;
 pub mod reference;
-pub mod seed;
 pub mod tensor;
 pub mod weights;
 
@@ -33,5 +29,6 @@ pub use error::{Error, Result};
 pub use gpu::{BackendChoice, ContextOptions, GpuContext};
 pub use kernels::Storage;
 pub use model::{choose_storage, F16Mode, Model, Precision};
+pub use open::{open_model, OpenOptions, Opened, WeightsSource};
 pub use plan::Plan;
 pub use preprocess::PreprocessConfig;

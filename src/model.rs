@@ -9,20 +9,22 @@ use crate::arch::{Arch, Stage1Shortcut};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::{self, PipelineCache, Storage};
-use crate::weights::{fold::fold_bn, ModelWeights};
+use crate::weights::ModelWeights;
 
 /// Numeric precision a user asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Precision {
     #[default]
-    #[value(alias = "fp32")]
+    #[cfg_attr(feature = "cli", value(alias = "fp32"))]
     F32,
-    #[value(alias = "fp16")]
+    #[cfg_attr(feature = "cli", value(alias = "fp16"))]
     F16,
 }
 
 /// How FP16 runs: `Auto` takes native f16 where the adapter has SHADER_F16.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum F16Mode {
     #[default]
     Auto,
@@ -90,19 +92,6 @@ pub struct Model {
     pub source: String,
 }
 
-/// Reject values f16 cannot hold rather than silently storing infinities.
-fn check_f16_range(values: &[f32], tensor: &str, source: &str) -> Result<()> {
-    let over = values.iter().filter(|v| v.abs() > 65504.0).count();
-    if over > 0 {
-        return Err(Error::tensor(
-            source,
-            tensor,
-            format!("{over} value(s) outside f16's range (|x| > 65504) after BatchNorm folding; use --precision fp32"),
-        ));
-    }
-    Ok(())
-}
-
 impl Model {
     /// Fold, lay out and upload `weights` once.
     pub fn new(ctx: &GpuContext, weights: &ModelWeights, storage: Storage) -> Result<Model> {
@@ -118,7 +107,7 @@ impl Model {
         let max_binding = ctx.limits.max_storage_buffer_binding_size;
         let upload = |label: &str, values: &[f32]| -> Result<wgpu::Buffer> {
             if storage != Storage::F32 {
-                check_f16_range(values, label, &weights.source)?;
+                kernels::conv::check_f16_range(values, label, &weights.source)?;
             }
             let bytes = storage.encode(values);
             if bytes.len() as u64 > max_binding {
@@ -141,16 +130,8 @@ impl Model {
             let mut weight_bytes = 0;
             let mut conv_weights = Vec::with_capacity(layers.len());
             for (layer, conv) in layers.iter().zip(&weights.convs) {
-                let (w, b) = fold_bn(conv);
-                let laid = kernels::conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
-                if storage != Storage::F32 {
-                    check_f16_range(&laid, &layer.name, &weights.source)?;
-                }
-                let fold = kernels::conv::WeightFold::for_layer(
-                    layer,
-                    ctx.limits.max_texture_dimension_2d,
-                )?;
-                let texture = kernels::conv::upload_weights(ctx, storage, layer, &laid, fold)?;
+                let (texture, fold) =
+                    kernels::conv::prepare_weights(ctx, storage, layer, conv, &weights.source)?;
                 let texel_bytes = texture.format().block_copy_size(None).unwrap_or(16);
                 weight_bytes +=
                     texture.width() as u64 * texture.height() as u64 * texel_bytes as u64;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::*;
-use gpu_resnet::bench::{seed_headers, synthetic_input};
+use gpu_resnet::app::bench::{seed_headers, synthetic_input};
 use gpu_resnet::weights::synthetic::synthetic_weights;
 use gpu_resnet::{resolve, Model, Plan, Storage};
 

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use clap::ValueEnum;
-use gpu_resnet::bench::Stats;
+use gpu_resnet::app::bench::Stats;
 use gpu_resnet::{BackendChoice, ContextOptions, GpuContext, Precision};
 
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

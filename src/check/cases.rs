@@ -9,10 +9,10 @@ use std::sync::OnceLock;
 
 use super::tolerance::Compared;
 use crate::arch::{Arch, ConvLayer, ConvRole, Op, Stage1Shortcut, ARCHS};
+use crate::check::once::{conv_once_tiled, head_once, max_pool_once};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::conv::Tile;
-use crate::kernels::once::{conv_once_tiled, head_once, max_pool_once};
 use crate::kernels::Storage;
 use crate::npy::read_npy_f32;
 use crate::reference::{self, Activation};
@@ -559,8 +559,8 @@ pub struct GoldenData {
 
 fn load_golden(dir: &Path, name: &str) -> Result<GoldenData> {
     let file = |suffix: &str| -> PathBuf { dir.join(format!("{name}{suffix}")) };
-    let spec = crate::arch::resolve(name)?;
-    let weights = weights::load_weights(&file(".pdparams"), &spec.arch)?;
+    let source = crate::open::WeightsSource::Path(file(".pdparams"));
+    let weights = crate::open::load_weights(&source, Some(name))?.weights;
     let input = read_npy_f32(&file(".input.npy"))?;
     let logits = read_npy_f32(&file(".logits.npy"))?;
     let [n, 3, h, w] = input.shape[..] else {

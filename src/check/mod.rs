@@ -1,17 +1,15 @@
-//! `gpu-resnet check`: a conformance suite for an adapter and its driver. On each chosen
+//! The conformance suite behind `gpu-resnet check` for an adapter and its driver. On each chosen
 //! adapter and in each precision / f16 storage mode it runs every kernel family against the
-//! CPU reference (`crate::reference`, via `kernels::once`), every architecture end to end, and
+//! CPU reference (`crate::reference`, via `check::once`), every architecture end to end, and
 //! optionally PaddlePaddle golden cases, and reports each result's error next to the
 //! tolerance it was held to (`tolerance::tolerance`, shared with the tests).
 
 pub mod cases;
+pub mod once;
 pub mod report;
 pub mod tolerance;
 
-use std::path::PathBuf;
 use std::time::Instant;
-
-use clap::{Args, ValueEnum};
 
 pub use report::{AdapterReport, Item, ModeReport, Report};
 pub use tolerance::{ranks_agree, rel_err, tolerance, top_k, Compared, F16_EPS};
@@ -23,32 +21,6 @@ use crate::model::{choose_storage, F16Mode, Model, Precision};
 use cases::{GoldenCase, KernelCase, ModelCase};
 use report::{AdapterFeatures, AdapterLimits, FeaturesUsed};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Md,
-    Json,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct CheckArgs {
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-    /// Adapter index in `gpu-resnet adapters --backend <backend>` order (default: wgpu's choice).
-    #[arg(long, conflicts_with = "all_adapters")]
-    pub adapter: Option<usize>,
-    /// Check every adapter the backend finds, one after the other.
-    #[arg(long)]
-    pub all_adapters: bool,
-    /// Precisions to check (fp16 runs every f16 storage mode the adapter has).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Precision::F32, Precision::F16])]
-    pub precision: Vec<Precision>,
-    /// A directory of golden cases: `<model>.pdparams`, `<model>.input.npy`, `<model>.logits.npy`.
-    #[arg(long)]
-    pub golden: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
-    pub format: ReportFormat,
-}
-
 /// Which adapters to check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdapterChoice {
@@ -56,34 +28,6 @@ pub enum AdapterChoice {
     Default,
     Index(usize),
     All,
-}
-
-/// The command: run, print the report, fail (exit code 1) if any check failed.
-pub fn check(args: CheckArgs) -> Result<()> {
-    let adapters = match (args.adapter, args.all_adapters) {
-        (_, true) => AdapterChoice::All,
-        (Some(i), false) => AdapterChoice::Index(i),
-        (None, false) => AdapterChoice::Default,
-    };
-    let report = run(
-        args.backend,
-        adapters,
-        &args.precision,
-        args.golden.as_deref(),
-        &|line| eprintln!("{line}"),
-    )?;
-    match args.format {
-        ReportFormat::Md => print!("{}", report.to_markdown()),
-        ReportFormat::Json => println!("{}", report.to_json()),
-    }
-    if report.passed {
-        Ok(())
-    } else {
-        Err(Error::Conformance(format!(
-            "{} of {} checks failed (see the report above)",
-            report.failed, report.checks
-        )))
-    }
 }
 
 /// One storage mode to check on an adapter.
@@ -280,10 +224,7 @@ pub fn check_adapter(
             storage: m.storage.name(),
             uses: FeaturesUsed {
                 shader_f16: m.storage.needs_shader_f16(),
-                subgroups: crate::kernels::conv::shares_weights(
-                    ctx.info.device_type,
-                    ctx.fixed_subgroup_size(),
-                ),
+                subgroups: crate::kernels::conv::shares_weights(ctx),
                 timestamps: false,
             },
             seconds: 0.0,

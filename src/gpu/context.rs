@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 
 /// Which wgpu backends to consider.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum BackendChoice {
     #[default]
     Auto,
@@ -85,6 +86,30 @@ pub fn list_adapters(backend: BackendChoice) -> Vec<wgpu::Adapter> {
     pollster::block_on(inst.enumerate_adapters(backend.backends()))
 }
 
+/// wgpu's preferred adapter among `backends`. For `Auto`, the primary backends (Vulkan, Metal,
+/// DX12, WebGPU) are asked first and GL only when none of them has an adapter: initialising
+/// EGL prints warnings on headless machines, and a GL adapter is never the better choice when
+/// a primary one exists. `--backend gl` and `list_adapters` still reach GL.
+fn preferred_adapter(choice: BackendChoice, backends: wgpu::Backends) -> Result<wgpu::Adapter> {
+    let request = |backends: wgpu::Backends| {
+        pollster::block_on(
+            instance(backends).request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            }),
+        )
+    };
+    let primary = backends & wgpu::Backends::PRIMARY;
+    if choice == BackendChoice::Auto && !primary.is_empty() {
+        if let Ok(adapter) = request(primary) {
+            return Ok(adapter);
+        }
+    }
+    request(backends).map_err(|e| Error::NoAdapter {
+        detail: format!(" for backend {choice:?} ({e})"),
+    })
+}
+
 impl GpuContext {
     /// Create our own device on the chosen adapter, with the adapter's full limits and the
     /// optional features it has.
@@ -108,16 +133,7 @@ impl GpuContext {
                 }
                 adapters.swap_remove(index)
             }
-            None => {
-                let inst = instance(backends);
-                pollster::block_on(inst.request_adapter(&wgpu::RequestAdapterOptions {
-                    power_preference: wgpu::PowerPreference::HighPerformance,
-                    ..Default::default()
-                }))
-                .map_err(|e| Error::NoAdapter {
-                    detail: format!(" for backend {:?} ({e})", opts.backend),
-                })?
-            }
+            None => preferred_adapter(opts.backend, backends)?,
         };
         let info = adapter.get_info();
         let features = adapter.features() & OPTIONAL_FEATURES;

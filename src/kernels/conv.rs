@@ -2,10 +2,11 @@
 
 use wgpu::util::DeviceExt;
 
-use super::{Specialization, Storage};
-use crate::arch::ConvLayer;
+use super::{DispatchEnv, OpDispatch, Resource, Specialization, Storage};
+use crate::arch::{ConvLayer, TensorId};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
+use crate::weights::{fold::fold_bn, ConvBn};
 
 pub const SOURCE: &str = include_str!("../../shaders/conv.wgsl");
 pub const WORKGROUP: u32 = 64;
@@ -79,11 +80,6 @@ pub const TILE_POLICIES: [(wgpu::DeviceType, Option<u32>); 3] = [
     (wgpu::DeviceType::Cpu, None),
     (wgpu::DeviceType::DiscreteGpu, None),
 ];
-
-/// Whether convs on such an adapter share weights by subgroup broadcast (ResNet widths).
-pub fn shares_weights(device: wgpu::DeviceType, subgroup: Option<u32>) -> bool {
-    Tile::for_layer(64, device, subgroup).share > 0
-}
 
 /// The register tile of one invocation: `tm` output pixels x `4 * tn4` output channels, and
 /// how its weights arrive.
@@ -416,6 +412,129 @@ pub fn upload_weights(
         wgpu::util::TextureDataOrder::LayerMajor,
         &weight_texels(storage, &texels),
     ))
+}
+
+/// One conv op of a graph, as the plan (or the one-shot harness) sees it.
+pub struct ConvOp<'a> {
+    pub layer: &'a ConvLayer,
+    /// Which conv layer's weights (`Resource::ConvWeights`).
+    pub weights: usize,
+    /// How that layer's weight rows are folded into its texture.
+    pub fold: WeightFold,
+    pub input: TensorId,
+    pub input_hw: (usize, usize),
+    pub residual: Option<TensorId>,
+    pub relu: bool,
+    pub output: TensorId,
+}
+
+/// The register tile a plan uses for `layer` on this device.
+///
+/// The large CPU tile was measured on Mesa's llvmpipe (lavapipe, and llvmpipe GL) alone; other
+/// CPU implementations get the GPU tile until measured: SwiftShader's shader compiler runs out
+/// of memory on the 16x64 tile (23 GB for ResNet18), while the 8x8 tile builds in seconds.
+pub fn tile_for(ctx: &GpuContext, layer: &ConvLayer) -> Tile {
+    Tile::for_layer(layer.cout, tile_device(ctx), ctx.fixed_subgroup_size())
+}
+
+/// The device type whose tile policy this adapter follows.
+fn tile_device(ctx: &GpuContext) -> wgpu::DeviceType {
+    let llvmpipe = ctx.info.name.contains("llvmpipe") || ctx.info.driver.contains("llvmpipe");
+    match ctx.info.device_type {
+        wgpu::DeviceType::Cpu if !llvmpipe => wgpu::DeviceType::Other,
+        other => other,
+    }
+}
+
+/// Whether this device's convs share weights by subgroup broadcast (ResNet widths).
+pub fn shares_weights(ctx: &GpuContext) -> bool {
+    Tile::for_layer(64, tile_device(ctx), ctx.fixed_subgroup_size()).share > 0
+}
+
+/// The conv recipe's second half: parameters, lanes, bindings and workgroups of one conv op.
+pub fn dispatch(env: &DispatchEnv, op: &ConvOp, tile: Tile) -> Result<OpDispatch> {
+    let layer = op.layer;
+    let variant = ConvVariant::of(layer, tile);
+    let mut params = ConvParams::new(
+        layer,
+        env.batch,
+        op.input_hw,
+        op.residual.is_some(),
+        op.relu,
+        op.fold,
+    );
+    params.lanes_m = variant.lanes_along_m(
+        &params,
+        env.ctx.lane_group_size(),
+        env.ctx.concurrent_workgroups(),
+    );
+    let (x, y) = variant.workgroups(&params);
+    let (out_h, out_w) = (params.out_h as usize, params.out_w as usize);
+    let macs = out_h * out_w * layer.cout * layer.cin * layer.kernel * layer.kernel;
+    Ok(OpDispatch {
+        label: layer.name.clone(),
+        family: "conv",
+        shape: format!(
+            "{k}x{k}/{s}{pool} {}->{} {out_h}x{out_w}{res}",
+            layer.cin,
+            layer.cout,
+            k = layer.kernel,
+            s = layer.stride,
+            pool = if layer.avg_pool_input {
+                " avgpool2"
+            } else {
+                ""
+            },
+            res = if op.residual.is_some() { " +res" } else { "" },
+        ),
+        flops: 2 * (env.batch * macs) as u64,
+        spec: variant.specialization(env.storage),
+        params: bytemuck::bytes_of(&params).to_vec(),
+        bindings: vec![
+            Resource::Tensor(op.input),
+            Resource::ConvWeights(op.weights),
+            op.residual.map_or(Resource::Unused, Resource::Tensor),
+            Resource::Tensor(op.output),
+        ],
+        groups: env.check_grid(
+            x,
+            y,
+            &format!("conv `{}` at batch {}", layer.name, env.batch),
+        )?,
+    })
+}
+
+/// The conv recipe's first half: fold BN into the weights, lay them out in the order
+/// conv.wgsl reads, and upload them as the layer's texture, folded to fit the device. Values
+/// that f16 cannot hold are an error naming the layer. Returns the texture and its fold.
+pub fn prepare_weights(
+    ctx: &GpuContext,
+    storage: Storage,
+    layer: &ConvLayer,
+    conv: &ConvBn,
+    source: &str,
+) -> Result<(wgpu::Texture, WeightFold)> {
+    let (w, b) = fold_bn(conv);
+    let laid = gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
+    if storage != Storage::F32 {
+        check_f16_range(&laid, &layer.name, source)?;
+    }
+    let fold = WeightFold::for_layer(layer, ctx.limits.max_texture_dimension_2d)?;
+    let texture = upload_weights(ctx, storage, layer, &laid, fold)?;
+    Ok((texture, fold))
+}
+
+/// Reject values f16 cannot hold rather than silently storing infinities.
+pub fn check_f16_range(values: &[f32], tensor: &str, source: &str) -> Result<()> {
+    let over = values.iter().filter(|v| v.abs() > 65504.0).count();
+    if over > 0 {
+        return Err(Error::tensor(
+            source,
+            tensor,
+            format!("{over} value(s) outside f16's range (|x| > 65504) after BatchNorm folding; use --precision fp32"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

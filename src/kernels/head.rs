@@ -1,6 +1,8 @@
 //! Global average pool + FC in one kernel: host side of `shaders/head.wgsl`.
 
-use super::{Specialization, Storage};
+use super::{DispatchEnv, OpDispatch, Resource, Specialization, Storage};
+use crate::arch::{TensorId, TensorShape};
+use crate::error::Result;
 
 pub const SOURCE: &str = include_str!("../../shaders/head.wgsl");
 pub const WORKGROUP: u32 = 64;
@@ -45,4 +47,41 @@ pub fn layout(fc_weight: &[f32], fc_bias: &[f32], features: usize, classes: usiz
 
 pub fn bias_offset4(features: usize, classes: usize) -> u32 {
     (features * classes.div_ceil(4)) as u32
+}
+
+/// Global average pool of `input` (per image `from`) and the FC layer into the logits.
+pub fn dispatch(
+    env: &DispatchEnv,
+    input: TensorId,
+    from: TensorShape,
+    classes: usize,
+) -> Result<OpDispatch> {
+    let classes4 = classes.div_ceil(4) as u32;
+    let params = HeadParams {
+        hw: (from.h * from.w) as u32,
+        c4: from.c.div_ceil(4) as u32,
+        classes4,
+        classes: classes as u32,
+        bias_offset: bias_offset4(from.c, classes),
+        _pad: [0; 3],
+    };
+    let groups = env.check_grid(
+        classes4.div_ceil(WORKGROUP),
+        env.batch as u32,
+        &format!("the head's batch of {}", env.batch),
+    )?;
+    Ok(OpDispatch {
+        label: "head".into(),
+        family: "head",
+        shape: format!("avgpool {}x{} + fc {}->{classes}", from.h, from.w, from.c),
+        flops: 2 * (env.batch * from.c * classes) as u64,
+        spec: specialization(env.storage, from.c),
+        params: bytemuck::bytes_of(&params).to_vec(),
+        bindings: vec![
+            Resource::Tensor(input),
+            Resource::HeadWeights,
+            Resource::Logits,
+        ],
+        groups,
+    })
 }

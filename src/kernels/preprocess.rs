@@ -7,7 +7,8 @@ use std::sync::Arc;
 use image::RgbaImage;
 use wgpu::util::DeviceExt;
 
-use super::{Kernel, PipelineCache, Specialization, Storage};
+use super::{DispatchEnv, Kernel, OpDispatch, PipelineCache, Resource, Specialization, Storage};
+use crate::arch::TensorId;
 use crate::error::{Error, Result};
 use crate::gpu::{readback::read_mapped, GpuContext};
 use crate::preprocess::{PreprocessConfig, Sampling};
@@ -27,6 +28,33 @@ pub struct LayoutParams {
 pub fn from_nchw(storage: Storage) -> Specialization {
     Specialization::new("preprocess", "from_nchw", storage.prelude(), SOURCE, 1)
         .with("WG", WORKGROUP as f64)
+}
+
+/// The plan's first dispatch: its NCHW f32 input batch of `h` x `w` into the channels-last
+/// `output` tensor (3 channels padded to 4).
+pub fn layout_dispatch(
+    env: &DispatchEnv,
+    h: usize,
+    w: usize,
+    output: TensorId,
+) -> Result<OpDispatch> {
+    let pixels = (env.batch * h * w) as u32;
+    let params = LayoutParams {
+        h: h as u32,
+        w: w as u32,
+        total: pixels,
+        _pad: 0,
+    };
+    Ok(OpDispatch {
+        label: "input layout".into(),
+        family: "preprocess",
+        shape: format!("{}x3x{h}x{w} -> nhwc4", env.batch),
+        flops: 0,
+        spec: from_nchw(env.storage),
+        params: bytemuck::bytes_of(&params).to_vec(),
+        bindings: vec![Resource::Input, Resource::Tensor(output)],
+        groups: env.linear_grid(pixels.div_ceil(WORKGROUP), "input layout")?,
+    })
 }
 
 // ---- Images: resize (cv2 INTER_LINEAR, uint8), center crop, normalise, into NCHW f32. ----

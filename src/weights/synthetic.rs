@@ -64,3 +64,9 @@ pub fn synthetic_weights(arch: &Arch, classes: usize, seed: u64) -> ModelWeights
         source: format!("synthetic(seed={seed})"),
     }
 }
+
+/// A deterministic, roughly normalised input batch.
+pub fn synthetic_input(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| rng.uniform() * 2.0).collect()
+}

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::model::{choose_storage, Model};
 use crate::plan::Plan;
-use crate::weights::synthetic::synthetic_weights;
 
 /// `bench --profile`: per-dispatch GPU times of the first model, batch and precision.
 pub(super) fn profile(
@@ -20,7 +19,7 @@ pub(super) fn profile(
 ) -> Result<()> {
     let (batch, precision) = (args.batch[0], args.precision[0]);
     let storage = choose_storage(ctx, precision, args.f16_mode)?;
-    let weights = synthetic_weights(&spec.arch, 1000, 0);
+    let weights = super::synthetic(spec)?;
     let model = Model::new(ctx, &weights, storage)?;
     let size = input_size(spec, args);
     let plan = Plan::compile_with(&model, batch, size, size, true)?;

@@ -8,7 +8,7 @@ use crate::arch;
 use crate::error::{Error, Result};
 use crate::weights;
 
-const REGISTRY: &str = include_str!("../weights/registry.tsv");
+const REGISTRY: &str = include_str!("../../weights/registry.tsv");
 
 /// One registered model: its name and where PaddleClas publishes its `.pdparams`.
 #[derive(Clone, Debug)]

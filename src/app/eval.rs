@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use clap::Args;
 
+use crate::app::cli::ListFormat;
+use crate::app::feed;
+use crate::app::predict::ModelArgs;
 use crate::classify::top_k;
-use crate::cli::ListFormat;
 use crate::error::{Error, Result};
-use crate::feed;
-use crate::predict::ModelArgs;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {

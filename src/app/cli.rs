@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::bench;
 use crate::arch::{self, RELEASES};
-use crate::bench;
 use crate::error::{Error, Result};
 use crate::gpu::{describe_adapter, list_adapters, BackendChoice, ContextOptions, GpuContext};
 use crate::npy;
@@ -43,11 +43,11 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Conformance: every kernel, architecture (and golden case) against the CPU reference on
     /// each adapter and precision; exits non-zero if anything is out of tolerance.
-    Check(crate::check::CheckArgs),
+    Check(crate::app::check::CheckArgs),
     /// Classify image files: top-k ImageNet classes and probabilities per image.
-    Predict(crate::predict::PredictArgs),
+    Predict(crate::app::predict::PredictArgs),
     /// Top-1/top-5 accuracy and images/s on a labelled image set.
-    Eval(crate::eval::EvalArgs),
+    Eval(crate::app::eval::EvalArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -78,7 +78,7 @@ impl DeviceArgs {
 #[derive(Args, Debug)]
 pub struct InferArgs {
     #[command(flatten)]
-    pub model: crate::predict::ModelArgs,
+    pub model: crate::app::predict::ModelArgs,
     /// float32 NCHW .npy, already normalised; batch and size come from its shape.
     #[arg(long)]
     pub input: PathBuf,
@@ -95,9 +95,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::bench(args),
         Command::Peak(args) => bench::peak(args),
         Command::Fetch(args) => fetch(args),
-        Command::Check(args) => crate::check::check(args),
-        Command::Predict(args) => crate::predict::predict(args),
-        Command::Eval(args) => crate::eval::eval(args),
+        Command::Check(args) => crate::app::check::check(args),
+        Command::Predict(args) => crate::app::predict::predict(args),
+        Command::Eval(args) => crate::app::eval::eval(args),
     }
 }
 
@@ -268,7 +268,7 @@ pub struct FetchArgs {
 }
 
 fn fetch(args: FetchArgs) -> Result<()> {
-    use crate::fetch as f;
+    use crate::app::fetch as f;
     let cache = f::cache_dir(args.cache_dir.as_deref());
     if args.list || args.names.is_empty() {
         println!("cache: {}", cache.display());

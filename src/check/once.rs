@@ -1,15 +1,16 @@
 //! Run one kernel once on host data: what the kernel tests and `gpu-resnet check` compare with
 //! the CPU reference. Slow by design (uploads, creates and reads back everything per call);
-//! plans never use it.
+//! plans never use it. The ops are laid out by the same family functions a plan uses
+//! (`kernels::*::dispatch`); only the resources differ: fresh buffers of host data.
 
 use wgpu::util::DeviceExt;
 
-use super::{conv, grid, head, pool, PipelineCache, Specialization, Storage};
-use crate::arch::ConvLayer;
+use crate::arch::{ConvLayer, TensorShape};
 use crate::error::{Error, Result};
 use crate::gpu::{readback::read_mapped, GpuContext};
+use crate::kernels::{conv, head, pool, DispatchEnv, OpDispatch, PipelineCache, Resource, Storage};
 use crate::reference::Activation;
-use crate::weights::{fold::fold_bn, ConvBn};
+use crate::weights::ConvBn;
 
 /// NCHW -> channels-last with channels padded to a multiple of 4.
 pub fn to_nhwc4(x: &Activation) -> Vec<f32> {
@@ -78,39 +79,31 @@ fn decode(storage: Storage, bytes: &[u8]) -> Vec<f32> {
     }
 }
 
-/// One dispatch over fresh buffers (`reads` fill the read bindings in order, past the
-/// texture binding, which `texture` fills); returns the read-write buffer's bytes.
+/// Host data for one binding of a one-shot dispatch.
+enum Data<'a> {
+    Bytes(Vec<u8>),
+    Texture(&'a wgpu::TextureView),
+}
+
+/// Run `op` once: each binding is filled from `data` (the `output` binding gets a fresh buffer
+/// of `out_bytes`, `Resource::Unused` a dummy one); returns the output's bytes.
 fn dispatch_once(
     ctx: &GpuContext,
-    spec: &Specialization,
-    params: &[u8],
-    reads: &[Vec<u8>],
-    texture: Option<&wgpu::TextureView>,
+    op: &OpDispatch,
+    data: &[(Resource, Data)],
+    output: Resource,
     out_bytes: u64,
-    groups: (u32, u32),
 ) -> Result<Vec<u8>> {
-    ctx.scoped(&format!("{} kernel test dispatch", spec.family), || {
+    ctx.scoped(&format!("{} kernel test dispatch", op.family), || {
         let device = &ctx.device;
-        let kernel = PipelineCache::default().get(device, spec);
-        let mut padded = params.to_vec();
-        padded.resize(params.len().next_multiple_of(16), 0);
+        let kernel = PipelineCache::default().get(device, &op.spec);
+        let mut padded = op.params.clone();
+        padded.resize(padded.len().next_multiple_of(16), 0);
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("params"),
             contents: &padded,
             usage: wgpu::BufferUsages::UNIFORM,
         });
-        let buffers: Vec<wgpu::Buffer> = reads
-            .iter()
-            .map(|bytes| {
-                let mut b = bytes.clone();
-                b.resize(b.len().max(16).next_multiple_of(4), 0);
-                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("input"),
-                    contents: &b,
-                    usage: wgpu::BufferUsages::STORAGE,
-                })
-            })
-            .collect();
         let out_size = out_bytes.max(16).next_multiple_of(4);
         let out = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("output"),
@@ -124,21 +117,57 @@ fn dispatch_once(
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let upload = |bytes: &[u8]| {
+            let mut b = bytes.to_vec();
+            b.resize(b.len().max(16).next_multiple_of(4), 0);
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("input"),
+                contents: &b,
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        // Buffers first (bind group entries borrow them), then the entries.
+        let mut buffers: Vec<Option<wgpu::Buffer>> = Vec::new();
+        let mut views: Vec<Option<&wgpu::TextureView>> = Vec::new();
+        for &r in &op.bindings {
+            let (buffer, view) = if r == output {
+                (None, None)
+            } else if r == Resource::Unused {
+                (Some(upload(&[])), None)
+            } else {
+                match data.iter().find(|(res, _)| *res == r) {
+                    Some((_, Data::Bytes(bytes))) => (Some(upload(bytes)), None),
+                    Some((_, Data::Texture(view))) => (None, Some(*view)),
+                    None => {
+                        return Err(Error::Input(format!(
+                            "the {} kernel test has no data for its binding {r:?}",
+                            op.family
+                        )))
+                    }
+                }
+            };
+            buffers.push(buffer);
+            views.push(view);
+        }
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: uniform.as_entire_binding(),
         }];
-        let buffer_bindings = (1..).filter(|b| Some(*b) != spec.texture_input);
-        for (binding, b) in buffer_bindings.zip(buffers.iter().chain(std::iter::once(&out))) {
+        for (i, (&r, (buffer, view))) in op
+            .bindings
+            .iter()
+            .zip(buffers.iter().zip(&views))
+            .enumerate()
+        {
+            let resource = match (buffer, view) {
+                (Some(b), _) => b.as_entire_binding(),
+                (None, Some(v)) => wgpu::BindingResource::TextureView(v),
+                (None, None) if r == output => out.as_entire_binding(),
+                (None, None) => unreachable!("every binding was filled above"),
+            };
             entries.push(wgpu::BindGroupEntry {
-                binding,
-                resource: b.as_entire_binding(),
-            });
-        }
-        if let (Some(binding), Some(view)) = (spec.texture_input, texture) {
-            entries.push(wgpu::BindGroupEntry {
-                binding,
-                resource: wgpu::BindingResource::TextureView(view),
+                binding: i as u32 + 1,
+                resource,
             });
         }
         let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -151,7 +180,7 @@ fn dispatch_once(
             let mut pass = enc.begin_compute_pass(&Default::default());
             pass.set_pipeline(&kernel.pipeline);
             pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups.0, groups.1, 1);
+            pass.dispatch_workgroups(op.groups.0, op.groups.1, op.groups.2);
         }
         enc.copy_buffer_to_buffer(&out, 0, &readback, 0, out_size);
         ctx.queue.submit([enc.finish()]);
@@ -172,8 +201,16 @@ pub fn conv_once(
     residual: Option<&Activation>,
     relu: bool,
 ) -> Result<Activation> {
-    let tile = conv::Tile::for_layer(layer.cout, ctx.info.device_type, ctx.fixed_subgroup_size());
-    conv_once_tiled(ctx, storage, layer, x, p, residual, relu, tile)
+    conv_once_tiled(
+        ctx,
+        storage,
+        layer,
+        x,
+        p,
+        residual,
+        relu,
+        conv::tile_for(ctx, layer),
+    )
 }
 
 /// [`conv_once`] with a given register tile (tests run every tile policy on one adapter).
@@ -210,30 +247,45 @@ pub fn conv_once_tiled(
             )));
         }
     }
-    let (w, b) = fold_bn(p);
-    let laid = conv::gemm_layout(&w, &b, layer.cout, layer.cin, layer.kernel);
-    let variant = conv::ConvVariant::of(layer, tile);
-    let fold = conv::WeightFold::for_layer(layer, ctx.limits.max_texture_dimension_2d)?;
-    let mut params = conv::ConvParams::new(layer, x.n, (x.h, x.w), residual.is_some(), relu, fold);
-    params.lanes_m =
-        variant.lanes_along_m(&params, ctx.lane_group_size(), ctx.concurrent_workgroups());
-    let (m_total, out_c4) = (params.m_total, params.out_c4);
-    let res = residual
-        .map(|r| storage.encode(&to_nhwc4(r)))
-        .unwrap_or_default();
-    let out_bytes = m_total as u64 * out_c4 as u64 * storage.bytes_per_4();
-    let weights = ctx.scoped("conv kernel test weights", || {
-        conv::upload_weights(ctx, storage, layer, &laid, fold)
+    let (weights, fold) = ctx.scoped("conv kernel test weights", || {
+        conv::prepare_weights(ctx, storage, layer, p, "conv kernel test")
     })?;
-    let bytes = dispatch_once(
+    let view = weights.create_view(&Default::default());
+    let env = DispatchEnv {
         ctx,
-        &variant.specialization(storage),
-        bytemuck::bytes_of(&params),
-        &[storage.encode(&to_nhwc4(x)), res],
-        Some(&weights.create_view(&Default::default())),
-        out_bytes,
-        variant.workgroups(&params),
+        storage,
+        batch: x.n,
+    };
+    let (input, res, output) = (0, 1, 2);
+    let op = conv::dispatch(
+        &env,
+        &conv::ConvOp {
+            layer,
+            weights: 0,
+            fold,
+            input,
+            input_hw: (x.h, x.w),
+            residual: residual.map(|_| res),
+            relu,
+            output,
+        },
+        tile,
     )?;
+    let mut data = vec![
+        (
+            Resource::Tensor(input),
+            Data::Bytes(storage.encode(&to_nhwc4(x))),
+        ),
+        (Resource::ConvWeights(0), Data::Texture(&view)),
+    ];
+    if let Some(r) = residual {
+        data.push((
+            Resource::Tensor(res),
+            Data::Bytes(storage.encode(&to_nhwc4(r))),
+        ));
+    }
+    let out_bytes = (x.n * ho * wo * conv::c4(layer.cout)) as u64 * storage.bytes_per_4();
+    let bytes = dispatch_once(ctx, &op, &data, Resource::Tensor(output), out_bytes)?;
     Ok(from_nhwc4(
         &decode(storage, &bytes),
         x.n,
@@ -243,34 +295,36 @@ pub fn conv_once_tiled(
     ))
 }
 
+/// Per-image shape of an activation.
+fn shape_of(x: &Activation) -> TensorShape {
+    TensorShape {
+        h: x.h,
+        w: x.w,
+        c: x.c,
+    }
+}
+
 /// The 3x3/2 max pool on the GPU.
 pub fn max_pool_once(ctx: &GpuContext, storage: Storage, x: &Activation) -> Result<Activation> {
     check_activation("pool input", x)?;
     let (ho, wo) = (pool::out_size(x.h), pool::out_size(x.w));
-    let c4 = x.c.div_ceil(4) as u32;
-    let total = (x.n * ho * wo) as u32 * c4;
-    let params = pool::PoolParams {
-        in_h: x.h as u32,
-        in_w: x.w as u32,
-        c4,
-        out_h: ho as u32,
-        out_w: wo as u32,
-        total,
-        _pad: [0; 2],
+    let to = TensorShape {
+        h: ho,
+        w: wo,
+        c: x.c,
     };
-    let g = grid(
-        total.div_ceil(pool::WORKGROUP),
-        ctx.limits.max_compute_workgroups_per_dimension,
-    );
-    let bytes = dispatch_once(
+    let env = DispatchEnv {
         ctx,
-        &pool::max_pool_3x3s2(storage),
-        bytemuck::bytes_of(&params),
-        &[storage.encode(&to_nhwc4(x))],
-        None,
-        total as u64 * storage.bytes_per_4(),
-        (g.0, g.1),
-    )?;
+        storage,
+        batch: x.n,
+    };
+    let op = pool::dispatch(&env, 0, shape_of(x), 1, to)?;
+    let data = [(
+        Resource::Tensor(0),
+        Data::Bytes(storage.encode(&to_nhwc4(x))),
+    )];
+    let out_bytes = (x.n * ho * wo * x.c.div_ceil(4)) as u64 * storage.bytes_per_4();
+    let bytes = dispatch_once(ctx, &op, &data, Resource::Tensor(1), out_bytes)?;
     Ok(from_nhwc4(&decode(storage, &bytes), x.n, x.c, ho, wo))
 }
 
@@ -286,23 +340,25 @@ pub fn head_once(
     let classes = fc_bias.len();
     check_len("FC weight", fc_weight.len(), x.c * classes)?;
     let laid = head::layout(fc_weight, fc_bias, x.c, classes);
-    let classes4 = classes.div_ceil(4) as u32;
-    let params = head::HeadParams {
-        hw: (x.h * x.w) as u32,
-        c4: x.c.div_ceil(4) as u32,
-        classes4,
-        classes: classes as u32,
-        bias_offset: head::bias_offset4(x.c, classes),
-        _pad: [0; 3],
+    let env = DispatchEnv {
+        ctx,
+        storage,
+        batch: x.n,
     };
+    let op = head::dispatch(&env, 0, shape_of(x), classes)?;
+    let data = [
+        (
+            Resource::Tensor(0),
+            Data::Bytes(storage.encode(&to_nhwc4(x))),
+        ),
+        (Resource::HeadWeights, Data::Bytes(storage.encode(&laid))),
+    ];
     let bytes = dispatch_once(
         ctx,
-        &head::specialization(storage, x.c),
-        bytemuck::bytes_of(&params),
-        &[storage.encode(&to_nhwc4(x)), storage.encode(&laid)],
-        None,
+        &op,
+        &data,
+        Resource::Logits,
         (x.n * classes * 4) as u64,
-        (classes4.div_ceil(head::WORKGROUP), x.n as u32),
     )?;
     Ok(bytemuck::pod_collect_to_vec(&bytes))
 }

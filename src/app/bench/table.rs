@@ -1,8 +1,8 @@
 //! The tables `gpu-resnet bench` prints: the seed's Markdown layout, CSV.
 
 use super::{AdapterReport, BenchArgs, BenchResult, CompareWith};
+use crate::app::seed::seed_latency;
 use crate::arch::ModelSpec;
-use crate::seed::seed_latency;
 
 pub(super) fn csv(results: &[BenchResult]) -> String {
     let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size\n");

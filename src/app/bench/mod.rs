@@ -18,15 +18,17 @@ use serde::Serialize;
 pub use plot::PlotX;
 pub use table::seed_headers;
 
+use crate::app::cli::DeviceArgs;
+use crate::app::seed::SEED_LATENCY;
 use crate::arch::{self, Graph, ModelSpec, Stage1Shortcut};
-use crate::cli::DeviceArgs;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::{self, Storage};
 use crate::model::{choose_storage, F16Mode, Model, Precision};
+use crate::open::{load_weights, WeightsSource};
 use crate::plan;
-use crate::seed::SEED_LATENCY;
-use crate::weights::synthetic::{synthetic_weights, Rng};
+pub use crate::weights::synthetic::synthetic_input;
+use crate::weights::ModelWeights;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -201,10 +203,13 @@ fn default_models() -> Vec<String> {
     SEED_LATENCY.iter().map(|s| s.name.to_string()).collect()
 }
 
-/// A deterministic, roughly normalised input batch.
-pub fn synthetic_input(len: usize, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::new(seed);
-    (0..len).map(|_| rng.uniform() * 2.0).collect()
+/// The bench's weights for `spec`: synthetic, opened like any other source.
+fn synthetic(spec: &ModelSpec) -> Result<ModelWeights> {
+    let source = WeightsSource::Synthetic {
+        classes: 1000,
+        seed: 0,
+    };
+    Ok(load_weights(&source, Some(&spec.name))?.weights)
 }
 
 /// The side of the square input a model runs at: `--size`, else the seed's crop.
@@ -372,7 +377,7 @@ fn run_all(
     }
     let mut results = Vec::new();
     for spec in specs {
-        let weights = synthetic_weights(&spec.arch, 1000, 0);
+        let weights = synthetic(spec)?;
         for &precision in &args.precision {
             let storage = choose_storage(ctx, precision, args.f16_mode)?;
             let model = Model::new(ctx, &weights, storage)?;

@@ -7,15 +7,14 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::arch::{self, ModelSpec};
+use crate::app::cli::{DeviceArgs, ListFormat};
+use crate::app::feed;
+use crate::arch::ModelSpec;
 use crate::classify::{Classifier, Prediction};
-use crate::cli::{DeviceArgs, ListFormat};
 use crate::error::{Error, Result};
-use crate::feed;
 use crate::labels::label;
-use crate::model::{choose_storage, F16Mode, Model, Precision};
-use crate::preprocess::PreprocessConfig;
-use crate::weights;
+use crate::model::{F16Mode, Model, Precision};
+use crate::open::{open_model, OpenOptions, Opened, WeightsSource};
 
 /// The model to run and where to run it (shared by `infer`, `predict` and `eval`).
 #[derive(Args, Debug)]
@@ -43,26 +42,45 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// Where the weights come from: a file, a directory, a registered name fetched into the
+    /// cache, or synthetic.
+    pub fn source(&self) -> Result<WeightsSource> {
+        Ok(match &self.weights {
+            Some(arg) => WeightsSource::Path(crate::app::fetch::resolve_weights(
+                arg,
+                self.cache_dir.as_deref(),
+            )?),
+            None => WeightsSource::Synthetic {
+                classes: self.classes,
+                seed: 0,
+            },
+        })
+    }
+
+    pub fn options(&self) -> OpenOptions {
+        OpenOptions {
+            model: Some(self.model.clone()),
+            precision: self.precision,
+            f16_mode: self.f16_mode,
+        }
+    }
+
+    /// Load the weights, make the device and upload the model.
+    pub fn open(&self) -> Result<Opened> {
+        let source = self.source()?;
+        let ctx = self.device.context()?;
+        open_model(&ctx, &source, &self.options())
+    }
+
     /// Load the weights, make the device and upload the model.
     pub fn load(&self) -> Result<(ModelSpec, Model)> {
-        let spec = arch::resolve(&self.model)?;
-        let weights = match &self.weights {
-            Some(arg) => weights::load_weights(
-                &crate::fetch::resolve_weights(arg, self.cache_dir.as_deref())?,
-                &spec.arch,
-            )?,
-            None => weights::synthetic_weights(&spec.arch, self.classes, 0),
-        };
-        let ctx = self.device.context()?;
-        let storage = choose_storage(&ctx, self.precision, self.f16_mode)?;
-        Ok((spec, Model::new(&ctx, &weights, storage)?))
+        let opened = self.open()?;
+        Ok((opened.spec, opened.model))
     }
 
     /// [`ModelArgs::load`] with the model's preprocessing around it.
     pub fn classifier(&self) -> Result<(ModelSpec, Classifier)> {
-        let (spec, model) = self.load()?;
-        let classifier = Classifier::new(model, PreprocessConfig::for_model(&spec))?;
-        Ok((spec, classifier))
+        self.open()?.into_classifier()
     }
 }
 

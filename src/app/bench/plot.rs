@@ -16,7 +16,7 @@ use plotters::style::{register_font, FontStyle};
 use super::BenchResult;
 use crate::error::{Error, Result};
 
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-subset.ttf");
 const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1200, 750);
 /// Tableau 10: one colour per batch size, distinct in print and for most colour-blind readers.

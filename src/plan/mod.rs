@@ -1,0 +1,305 @@
+//! A static dispatch plan: a layer graph compiled once, for one batch size and input size, into
+//! pipelines, bind groups, an activation arena and workgroup counts. Running it uploads the
+//! input, records one compute pass, submits once and reads back once; nothing else is created.
+//! `submit_prepared` does the same without waiting: a `PendingRun` is polled for the logits.
+//!
+//! Compiling is three steps: allocate (the arena, input, logits), lay out every op by its
+//! kernel family (`kernels::*::dispatch`), bind (one uniform buffer, one bind group per op).
+
+mod arena;
+mod limits;
+mod run;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+pub use limits::check_limits;
+pub use run::{PendingRun, RunTiming};
+
+use crate::arch::{Graph, Op};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::kernels::{conv, head, pool, preprocess, DispatchEnv, Kernel, OpDispatch, Resource};
+use crate::model::Model;
+use arena::Arena;
+use run::Timestamps;
+
+/// One recorded dispatch.
+pub struct Dispatch {
+    pub label: String,
+    /// Kernel family: "preprocess", "conv", "pool", "head".
+    pub family: &'static str,
+    /// What it computes, e.g. `3x3/2 64->128 56x56`.
+    pub shape: String,
+    pub flops: u64,
+    kernel: Arc<Kernel>,
+    bind_group: wgpu::BindGroup,
+    groups: (u32, u32, u32),
+}
+
+pub struct Plan {
+    ctx: GpuContext,
+    pub batch: usize,
+    pub height: usize,
+    pub width: usize,
+    pub classes: usize,
+    pub graph: Graph,
+    pub dispatches: Vec<Dispatch>,
+    input: wgpu::Buffer,
+    logits: wgpu::Buffer,
+    logits_readback: wgpu::Buffer,
+    timestamps: Option<Timestamps>,
+    /// Set while a submission's read-back is outstanding (one `PendingRun` at a time).
+    busy: Arc<AtomicBool>,
+    /// Bytes of the activation arena (all slots).
+    pub activation_bytes: u64,
+    /// Bytes of the weights this plan reads (shared with the model's other plans).
+    pub weight_bytes: u64,
+    /// Number of activation buffers the arena needed.
+    pub activation_slots: usize,
+}
+
+/// The buffers a plan owns besides its arena.
+struct PlanBuffers {
+    input: wgpu::Buffer,
+    logits: wgpu::Buffer,
+    logits_readback: wgpu::Buffer,
+    /// Bound where an op has no residual.
+    unused: wgpu::Buffer,
+}
+
+impl PlanBuffers {
+    fn allocate(device: &wgpu::Device, input_bytes: u64, logits_bytes: u64) -> PlanBuffers {
+        let buffer = |label: &str, size: u64, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        use wgpu::BufferUsages as U;
+        PlanBuffers {
+            input: buffer("input nchw", input_bytes, U::STORAGE | U::COPY_DST),
+            logits: buffer("logits", logits_bytes, U::STORAGE | U::COPY_SRC),
+            logits_readback: buffer("logits read-back", logits_bytes, U::MAP_READ | U::COPY_DST),
+            unused: buffer("no residual", 16, U::STORAGE),
+        }
+    }
+}
+
+/// Every op of `graph` (after the input layout conversion) as its kernel family lays it out.
+fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDispatch>> {
+    let input = graph.tensors[graph.input];
+    let mut ops = vec![preprocess::layout_dispatch(
+        env,
+        input.h,
+        input.w,
+        graph.input,
+    )?];
+    for op in &graph.ops {
+        ops.push(match *op {
+            Op::Conv {
+                conv: ci,
+                input,
+                residual,
+                relu,
+                output,
+            } => {
+                let layer = &graph.convs[ci];
+                let from = graph.tensors[input];
+                let conv_op = conv::ConvOp {
+                    layer,
+                    weights: ci,
+                    fold: model.conv_weights[ci].1,
+                    input,
+                    input_hw: (from.h, from.w),
+                    residual,
+                    relu,
+                    output,
+                };
+                conv::dispatch(env, &conv_op, conv::tile_for(env.ctx, layer))?
+            }
+            Op::MaxPool { input, output } => pool::dispatch(
+                env,
+                input,
+                graph.tensors[input],
+                output,
+                graph.tensors[output],
+            )?,
+            Op::Head { input, .. } => {
+                head::dispatch(env, input, graph.tensors[input], model.classes)?
+            }
+        });
+    }
+    Ok(ops)
+}
+
+impl Plan {
+    pub fn compile(model: &Model, batch: usize, h: usize, w: usize) -> Result<Plan> {
+        Self::compile_with(model, batch, h, w, false)
+    }
+
+    /// `profile`: time every dispatch (needs TIMESTAMP_QUERY_INSIDE_PASSES; else whole-pass only).
+    pub fn compile_with(
+        model: &Model,
+        batch: usize,
+        h: usize,
+        w: usize,
+        profile: bool,
+    ) -> Result<Plan> {
+        let ctx = &model.ctx;
+        if batch == 0 {
+            return Err(Error::Input("batch size must be at least 1".into()));
+        }
+        if !Graph::valid_input(h, w) {
+            return Err(Error::Input(format!(
+                "input size {h}x{w} is outside 1..=8192"
+            )));
+        }
+        let graph = model.arch.graph(h, w, model.classes, model.stage1);
+        let storage = model.storage;
+        check_limits(&graph, batch, storage, &ctx.limits)?;
+        let env = DispatchEnv {
+            ctx,
+            storage,
+            batch,
+        };
+        ctx.scoped("plan compilation", || {
+            let device = &ctx.device;
+            // 1. Allocate.
+            let arena = Arena::allocate(device, &graph, |t| {
+                let s = graph.tensors[t];
+                (batch * s.h * s.w * s.c.div_ceil(4)) as u64 * storage.bytes_per_4()
+            });
+            let buffers = PlanBuffers::allocate(
+                device,
+                (batch * 3 * h * w * 4) as u64,
+                (batch * model.classes * 4) as u64,
+            );
+            // 2. Lay out every op.
+            let ops = lay_out(model, &env, &graph)?;
+            // 3. Bind.
+            let resolve = |r: Resource| -> Bound<'_> {
+                match r {
+                    Resource::Tensor(t) => Bound::Buffer(arena.buffer(t)),
+                    Resource::Input => Bound::Buffer(&buffers.input),
+                    Resource::Logits => Bound::Buffer(&buffers.logits),
+                    Resource::ConvWeights(i) => Bound::Texture(&model.conv_weights[i].0),
+                    Resource::HeadWeights => Bound::Buffer(&model.head_weights),
+                    Resource::Unused => Bound::Buffer(&buffers.unused),
+                }
+            };
+            let dispatches = bind(ctx, model, &ops, resolve);
+            let timestamps = Timestamps::new(ctx, dispatches.len(), profile);
+            Ok(Plan {
+                ctx: ctx.clone(),
+                batch,
+                height: h,
+                width: w,
+                classes: model.classes,
+                activation_bytes: arena.slot_size.iter().sum(),
+                activation_slots: arena.slot_size.len(),
+                weight_bytes: model.weight_bytes,
+                graph: graph.clone(),
+                dispatches,
+                input: buffers.input,
+                logits: buffers.logits,
+                logits_readback: buffers.logits_readback,
+                timestamps,
+                busy: Arc::default(),
+            })
+        })
+    }
+
+    /// Total FLOPs of one run (all images).
+    pub fn flops(&self) -> u64 {
+        self.dispatches.iter().map(|d| d.flops).sum()
+    }
+
+    pub fn has_gpu_timer(&self) -> bool {
+        self.timestamps.is_some()
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.batch * 3 * self.height * self.width
+    }
+}
+
+/// A resolved binding.
+pub(crate) enum Bound<'a> {
+    Buffer(&'a wgpu::Buffer),
+    Texture(&'a wgpu::TextureView),
+}
+
+impl Bound<'_> {
+    fn entry(&self, binding: u32) -> wgpu::BindGroupEntry<'_> {
+        let resource = match self {
+            Bound::Buffer(b) => b.as_entire_binding(),
+            Bound::Texture(v) => wgpu::BindingResource::TextureView(v),
+        };
+        wgpu::BindGroupEntry { binding, resource }
+    }
+}
+
+/// Every op's parameters in one uniform buffer (each at a multiple of the device's uniform
+/// offset alignment, whatever its size), its pipeline from the model's cache, and its bind
+/// group with `resolve`d resources.
+fn bind<'a>(
+    ctx: &GpuContext,
+    model: &Model,
+    ops: &[OpDispatch],
+    resolve: impl Fn(Resource) -> Bound<'a>,
+) -> Vec<Dispatch> {
+    use wgpu::util::DeviceExt;
+    let device = &ctx.device;
+    let align = ctx.limits.min_uniform_buffer_offset_alignment.max(16) as u64;
+    let mut uniform_bytes: Vec<u8> = Vec::new();
+    let offsets: Vec<u64> = ops
+        .iter()
+        .map(|op| {
+            let offset = uniform_bytes.len() as u64;
+            uniform_bytes.extend_from_slice(&op.params);
+            uniform_bytes.resize(
+                (offset + (op.params.len() as u64).next_multiple_of(align)) as usize,
+                0,
+            );
+            offset
+        })
+        .collect();
+    let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("dispatch parameters"),
+        contents: &uniform_bytes,
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    ops.iter()
+        .zip(offsets)
+        .map(|(op, offset)| {
+            let kernel = model.pipelines.get(device, &op.spec);
+            let bound: Vec<Bound> = op.bindings.iter().map(|&r| resolve(r)).collect();
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniforms,
+                    offset,
+                    size: std::num::NonZeroU64::new(op.params.len() as u64),
+                }),
+            }];
+            entries.extend(bound.iter().enumerate().map(|(i, b)| b.entry(i as u32 + 1)));
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(&op.label),
+                layout: &kernel.layout,
+                entries: &entries,
+            });
+            Dispatch {
+                label: op.label.clone(),
+                family: op.family,
+                shape: op.shape.clone(),
+                flops: op.flops,
+                kernel,
+                bind_group,
+                groups: op.groups,
+            }
+        })
+        .collect()
+}
