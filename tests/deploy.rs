@@ -22,9 +22,13 @@ fn run_golden(loaded: &LoadedWeights) {
     let want = read_npy_f32(&golden("deploy/ResNet18_vd.logits.npy")).unwrap();
     assert_eq!(loaded.weights.arch.name, "ResNet18_vd");
     assert_eq!(loaded.weights.classes, 1000);
-    assert_eq!(loaded.input_name.as_deref(), Some("x"));
-    assert_eq!(loaded.input_hw, Some((224, 224)));
-    assert!(loaded.ignored.is_empty(), "ignored: {:?}", loaded.ignored);
+    assert_eq!(loaded.info.input_name.as_deref(), Some("x"));
+    assert_eq!(loaded.info.input_hw, Some((224, 224)));
+    assert!(
+        loaded.info.ignored.is_empty(),
+        "ignored: {:?}",
+        loaded.info.ignored
+    );
     let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3]);
     let model = Model::new(ctx(), &loaded.weights, Storage::F32).unwrap();
     let got = model.plan(n, h, w).unwrap().run(&input.data).unwrap();
@@ -33,12 +37,12 @@ fn run_golden(loaded: &LoadedWeights) {
     assert!(
         err <= tol,
         "{:?}: max relative error {err:.2e} > {tol:.1e}",
-        loaded.format
+        loaded.info.format
     );
     ranks_agree(Storage::F32, &got, &want.data, 1000).unwrap();
     eprintln!(
         "{}: recognised {}: max |ours - paddle| / max |paddle| = {err:.2e}",
-        loaded.format.describe(),
+        loaded.info.format.describe(),
         loaded.summary()
     );
 }
@@ -47,7 +51,7 @@ fn run_golden(loaded: &LoadedWeights) {
 fn golden_pir_directory_matches_paddle() {
     let l = weights::load(&Source::Path(&golden("deploy/ResNet18_vd_pir")), None).unwrap();
     assert_eq!(
-        l.format,
+        l.info.format,
         WeightsFormat::Deploy(weights::deploy::DeployFormat::Pir)
     );
     run_golden(&l);
@@ -61,7 +65,7 @@ fn golden_program_desc_file_matches_paddle() {
     )
     .unwrap();
     assert_eq!(
-        l.format,
+        l.info.format,
         WeightsFormat::Deploy(weights::deploy::DeployFormat::ProgramDesc)
     );
     run_golden(&l);
@@ -71,7 +75,7 @@ fn golden_program_desc_file_matches_paddle() {
 fn golden_onnx_matches_paddle() {
     let l = weights::load(&Source::Path(&golden("deploy/ResNet18_vd.onnx")), None).unwrap();
     assert_eq!(
-        l.format,
+        l.info.format,
         WeightsFormat::Deploy(weights::deploy::DeployFormat::Onnx)
     );
     run_golden(&l);
@@ -100,10 +104,10 @@ fn every_architecture_is_recognised_from_each_program_format() {
             load_paddle("inference.json", &f.pir, &f.pdiparams).unwrap(),
             load_onnx(&f.onnx).unwrap(),
         ] {
-            assert_eq!(l.weights.arch.name, a.name, "{:?}", l.format);
+            assert_eq!(l.weights.arch.name, a.name, "{:?}", l.info.format);
             assert_eq!(l.weights.classes, 10);
             assert_eq!(l.weights.fc_weight, w.fc_weight);
-            assert!(l.ignored.is_empty());
+            assert!(l.info.ignored.is_empty());
         }
     }
 }
@@ -114,7 +118,7 @@ fn plain_basic_program_desc_with_102_classes_runs() {
     let w = synthetic_weights(&a, 102, 2);
     let f = export(&w, "x", (64, 64), Style::Paddle);
     let l = load_paddle("inference.pdmodel", &f.pdmodel, &f.pdiparams).unwrap();
-    assert_eq!((l.weights.classes, l.input_hw), (102, Some((64, 64))));
+    assert_eq!((l.weights.classes, l.info.input_hw), (102, Some((64, 64))));
     agrees_with_reference(&l, &w, 64, 64);
 }
 
@@ -125,7 +129,7 @@ fn vc_pir_with_input_named_inputs_runs() {
     let f = export(&w, "inputs", (64, 64), Style::Paddle);
     let l = load_paddle("inference.json", &f.pir, &f.pdiparams).unwrap();
     assert_eq!(l.weights.arch.name, "ResNet50_vc");
-    assert_eq!(l.input_name.as_deref(), Some("inputs"));
+    assert_eq!(l.info.input_name.as_deref(), Some("inputs"));
     assert!(
         l.summary().contains("input inputs [N,3,64,64]"),
         "{}",
@@ -141,7 +145,7 @@ fn vd_basic_onnx_declared_320_runs() {
     let f = export(&w, "x", (320, 320), Style::Paddle);
     let l = load_onnx(&f.onnx).unwrap();
     assert_eq!(
-        (l.weights.arch.name, l.input_hw),
+        (l.weights.arch.name, l.info.input_hw),
         ("ResNet34_vd", Some((320, 320)))
     );
     // The declared size is reported; the run itself may use any size (small here for speed).
@@ -154,7 +158,7 @@ fn declared_320_input_runs_at_320() {
     let w = synthetic_weights(&a, 10, 5);
     let f = export(&w, "x", (320, 320), Style::Paddle);
     let l = load_paddle("inference.json", &f.pir, &f.pdiparams).unwrap();
-    let (h, wd) = l.input_hw.unwrap();
+    let (h, wd) = l.info.input_hw.unwrap();
     assert_eq!((h, wd), (320, 320));
     agrees_with_reference(&l, &w, h, wd);
 }
@@ -304,11 +308,11 @@ fn an_inference_model_directory_brings_its_yml() {
     )
     .unwrap();
     let l = weights::load(&Source::Path(&dir), None).unwrap();
-    let c = l.deploy_config.expect("inference.yml read");
+    let c = l.info.deploy_config.expect("inference.yml read");
     assert_eq!(c.labels.map(|l| l.len()), Some(3));
     // the program file alone finds its .pdiparams and the yml beside it
     let l = weights::load(&Source::Path(&dir.join("inference.json")), None).unwrap();
-    assert!(l.deploy_config.is_some());
+    assert!(l.info.deploy_config.is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -11,7 +11,7 @@ use gpu_resnet::weights::{self, Source, WeightsFormat};
 fn checkpoints_are_recognised_without_a_hint() {
     let l = weights::load(&Source::Path(&golden("ResNet18_vd.pdparams")), None).unwrap();
     assert_eq!(l.weights.arch.name, "ResNet18_vd");
-    assert_eq!(l.format, WeightsFormat::Pdparams);
+    assert_eq!(l.info.format, WeightsFormat::Pdparams);
 }
 
 /// A checkpoint of `a` in `scheme`'s names, with neutral values (recognition reads names and

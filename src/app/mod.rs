@@ -10,5 +10,6 @@ pub mod cli;
 pub mod eval;
 pub mod feed;
 pub mod fetch;
+pub mod inspect;
 pub mod predict;
 pub mod seed;

@@ -47,6 +47,13 @@ impl WeightsFormat {
 #[derive(Clone, Debug)]
 pub struct LoadedWeights {
     pub weights: ModelWeights,
+    pub info: SourceInfo,
+}
+
+/// What a weights file says beyond the weights: its format, declared input, unused tensors and
+/// the deployment config beside it.
+#[derive(Clone, Debug)]
+pub struct SourceInfo {
     pub format: WeightsFormat,
     /// The input a deployment program declares (`x`, `inputs`); `None` for checkpoints.
     pub input_name: Option<String>,
@@ -63,24 +70,35 @@ pub struct LoadedWeights {
 impl LoadedWeights {
     /// `ResNet101_vd (102 classes, input x [N,3,224,224])`.
     pub fn summary(&self) -> String {
+        self.info.summary(&self.weights)
+    }
+
+    /// What `gpu-resnet inspect` prints (see [`SourceInfo::report`]).
+    pub fn report(&self) -> String {
+        self.info.report(&self.weights)
+    }
+}
+
+impl SourceInfo {
+    /// `ResNet101_vd (102 classes, input x [N,3,224,224])`.
+    pub fn summary(&self, weights: &ModelWeights) -> String {
         let hw = self
             .input_hw
             .map(|(h, w)| format!("{h},{w}"))
             .unwrap_or_else(|| "H,W".into());
         format!(
             "{} ({} classes, input {} [N,3,{hw}])",
-            self.weights.arch.name,
-            self.weights.classes,
+            weights.arch.name,
+            weights.classes,
             self.input_name.as_deref().unwrap_or("x")
         )
     }
 }
 
-impl LoadedWeights {
+impl SourceInfo {
     /// What `gpu-resnet inspect` prints: format, architecture, classes, input name and shape,
     /// parameter count, the config beside the model and any tensor that was ignored.
-    pub fn report(&self) -> String {
-        let w = &self.weights;
+    pub fn report(&self, w: &ModelWeights) -> String {
         let mut out = vec![
             format!("file: {}", w.source),
             format!("format: {}", self.format.describe()),
@@ -150,12 +168,14 @@ fn from_checkpoint(bytes: &[u8], name: &str, hint: Option<&Arch>) -> Result<Load
         .collect();
     Ok(LoadedWeights {
         weights,
-        format,
-        input_name: None,
-        input_hw: None,
-        ignored,
-        softmax: false,
-        deploy_config: None,
+        info: SourceInfo {
+            format,
+            input_name: None,
+            input_hw: None,
+            ignored,
+            softmax: false,
+            deploy_config: None,
+        },
     })
 }
 
@@ -163,12 +183,14 @@ fn from_program(program: deploy::Program, hint: Option<&Arch>) -> Result<LoadedW
     let m = deploy::match_program(&program, hint)?;
     Ok(LoadedWeights {
         weights: m.weights,
-        format: WeightsFormat::Deploy(program.format),
-        input_name: Some(m.input_name),
-        input_hw: m.input_hw,
-        ignored: m.ignored,
-        softmax: m.softmax,
-        deploy_config: None,
+        info: SourceInfo {
+            format: WeightsFormat::Deploy(program.format),
+            input_name: Some(m.input_name),
+            input_hw: m.input_hw,
+            ignored: m.ignored,
+            softmax: m.softmax,
+            deploy_config: None,
+        },
     })
 }
 
@@ -232,7 +254,7 @@ fn load_files(files: &[(&str, &[u8])], hint: Option<&Arch>) -> Result<LoadedWeig
         }
         _ => load_bytes(name, bytes, hint)?,
     };
-    loaded.deploy_config = yml;
+    loaded.info.deploy_config = yml;
     Ok(loaded)
 }
 
@@ -296,12 +318,9 @@ fn load_path(path: &Path, hint: Option<&Arch>) -> Result<LoadedWeights> {
         _ => load_bytes(&name, &bytes, hint)?,
     };
     let yml = file.with_file_name("inference.yml");
-    if loaded.format != WeightsFormat::Pdparams
-        && loaded.format != WeightsFormat::Safetensors
-        && yml.is_file()
-    {
+    if matches!(loaded.info.format, WeightsFormat::Deploy(_)) && yml.is_file() {
         let text = std::fs::read(&yml).map_err(|e| Error::io(&yml, e))?;
-        loaded.deploy_config = Some(parse_inference_yml(&text, &yml.display().to_string())?);
+        loaded.info.deploy_config = Some(parse_inference_yml(&text, &yml.display().to_string())?);
     }
     Ok(loaded)
 }

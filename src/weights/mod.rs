@@ -10,7 +10,7 @@ pub mod recognise;
 pub mod safetensors;
 pub mod synthetic;
 
-pub use load::{load, LoadedWeights, Source, WeightsFormat};
+pub use load::{load, LoadedWeights, Source, SourceInfo, WeightsFormat};
 pub use names::{map_weights, ConvBn, ModelWeights, Scheme};
 pub use recognise::recognise;
 pub use synthetic::synthetic_weights;
