@@ -77,8 +77,8 @@ pub fn recognise_and_map(
                 source,
                 "<architecture>",
                 format!(
-                    "the file holds a {} but {} was asked for",
-                    found.name, hint.name
+                    "the file holds a {} but {} was asked for (read as a {}: {e})",
+                    found.name, hint.name, hint.name
                 ),
             )),
             _ => Err(e),
