@@ -161,3 +161,31 @@ fn a_cyclic_program_is_an_error_not_a_hang() {
     nodes[relu].output[0] = pooled;
     let _ = err_text(load_onnx(&onnx_model(&e, nodes, 13)));
 }
+
+#[test]
+fn a_trailing_softmax_is_noted_and_the_logits_kept() {
+    use gpu_resnet::weights::deploy::proto::NodeProto;
+    let (w, _) = small_export();
+    let mut e = build(&w, "x", (224, 224), Style::Paddle);
+    let mut nodes = onnx_nodes(&e);
+    nodes.push(NodeProto {
+        op_type: Some("Softmax".into()),
+        input: vec![e.output.clone()],
+        output: vec!["probs".into()],
+        ..Default::default()
+    });
+    e.output = "probs".into();
+    let l = load_onnx(&onnx_model(&e, nodes, 13)).unwrap();
+    assert!(l.info.softmax);
+    assert_eq!(l.weights.fc_bias, w.fc_bias);
+    assert!(l.report().contains("softmax"));
+}
+
+#[test]
+fn bytes_of_no_known_format_are_named() {
+    let e = err_text(load_onnx(b"GIF89a not a model"));
+    assert!(
+        e.contains("model.onnx") && e.contains("not a .pdparams pickle"),
+        "{e}"
+    );
+}

@@ -213,9 +213,14 @@ fn load_bytes(name: &str, bytes: &[u8], hint: Option<&Arch>) -> Result<LoadedWei
                 format: "weights",
                 reason: "a Paddle inference program needs its .pdiparams: pass both files".into(),
             }),
-            None => {
-                parse_tensors(bytes, Path::new(name)).map(|_| unreachable!("sniffed as neither"))
-            }
+            None => Err(Error::Format {
+                path: name.into(),
+                format: "weights",
+                reason: format!(
+                    "it is {}, not a .pdparams pickle, a safetensors file, an ONNX model or a Paddle inference program",
+                    sniff(bytes).describe()
+                ),
+            }),
         },
     }
 }
