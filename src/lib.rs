@@ -4,6 +4,13 @@
 //! [`model::Model`] (uploaded once) -> [`plan::Plan`] (compiled once per batch and input size)
 //! -> `Plan::run` (one pass, one submit, one read-back) -> logits.
 
+/// The app's rooms (until the layout moves the CLI here): the server of `gpu-resnet serve`.
+#[cfg(feature = "serve")]
+pub mod app {
+    pub use crate::{cli, fetch};
+    #[path = "serve/mod.rs"]
+    pub mod serve;
+}
 pub mod arch;
 pub mod bench;
 pub mod check;
