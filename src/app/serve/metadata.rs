@@ -68,6 +68,8 @@ pub fn model(model: &ServedModel) -> Value {
             "batch_sizes": model.batches,
             "max_batch_size": model.largest_batch(),
             "precision": model.precision,
+            "image_resize_short": model.preprocess.resize_short,
+            "image_crop": model.preprocess.crop,
         },
     })
 }
