@@ -21,6 +21,7 @@ pub mod error;
 pub mod eval;
 pub mod feed;
 pub mod fetch;
+pub mod finite;
 pub mod gpu;
 pub mod kernels;
 pub mod labels;

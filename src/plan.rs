@@ -142,6 +142,10 @@ pub struct Plan {
     pub weight_bytes: u64,
     /// Number of activation buffers the arena needed.
     pub activation_slots: usize,
+    /// `run`/`run_timed` refuse NaN/Inf inputs and logits (`crate::finite`); clear it to let
+    /// non-finite values propagate.
+    pub check_finite: bool,
+    storage: Storage,
 }
 
 /// Assign each tensor a slot so that a slot is reused once its tensor's last reader has run.
@@ -662,6 +666,8 @@ impl Plan {
                 logits_readback,
                 timestamps,
                 busy: Arc::default(),
+                check_finite: true,
+                storage,
             })
         })
     }
@@ -696,10 +702,17 @@ impl Plan {
                 self.input_len()
             )));
         }
+        if self.check_finite {
+            crate::finite::check_input(input_nchw, "the input batch")?;
+        }
         self.ctx
             .queue
             .write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
-        self.run_prepared(|_, _| {})
+        let (logits, timing) = self.run_prepared(|_, _| {})?;
+        if self.check_finite {
+            crate::finite::check_logits(&logits, self.storage)?;
+        }
+        Ok((logits, timing))
     }
 
     /// The plan's input buffer: float32 NCHW `[batch, 3, height, width]`, STORAGE | COPY_DST.

@@ -445,3 +445,28 @@ fn sigterm_finishes_requests_in_flight() {
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "the server exited with {exit}");
 }
+
+#[test]
+fn infer_refuses_non_finite_input_naming_count_and_index() {
+    let dir = std::env::temp_dir().join(format!("serve-nan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut batch = vec![0.5f32; ROW];
+    batch[17] = f32::NAN;
+    batch[40] = f32::NEG_INFINITY;
+    let input = dir.join("nan.npy");
+    gpu_resnet::npy::write_npy_f32(&input, &[1, 3, 32, 32], &batch).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gpu-resnet"))
+        .args(["infer", "--model", "ResNet18", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(dir.join("logits.npy"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "NaN input was answered: {stderr}");
+    assert!(
+        stderr.contains("2 non-finite") && stderr.contains("index 17"),
+        "{stderr}"
+    );
+}

@@ -89,10 +89,13 @@ fn contexts(args: &ServeArgs) -> Result<Vec<ContextOptions>> {
     })
 }
 
+/// The served models and their worker threads.
+pub type Started = (Vec<Arc<ServedModel>>, Vec<JoinHandle<()>>);
+
 /// Load every model, start a worker per model and adapter, and wait until each has compiled
 /// and run its plans once. Returns the models and the worker threads (they end once their
 /// queue is drained).
-pub fn start(args: &ServeArgs) -> Result<(Vec<Arc<ServedModel>>, Vec<JoinHandle<()>>)> {
+pub fn start(args: &ServeArgs) -> Result<Started> {
     let batches = args.batches()?;
     let devices = contexts(args)?;
     let mut served = Vec::new();
