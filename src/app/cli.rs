@@ -52,6 +52,13 @@ pub enum Command {
     /// What a weights file or inference model is: format, architecture, classes, input,
     /// parameters, ignored tensors.
     Inspect(crate::app::inspect::InspectArgs),
+    /// Serve models over the Open Inference Protocol (KServe v2 / Triton): HTTP/REST and gRPC,
+    /// dynamic batching, Prometheus metrics.
+    #[cfg(feature = "serve")]
+    Serve(crate::app::serve::ServeArgs),
+    /// Drive a running server with concurrent clients: images/s and latency percentiles.
+    #[cfg(feature = "serve")]
+    Loadgen(crate::app::serve::loadgen::LoadgenArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -103,6 +110,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => crate::app::predict::predict(args),
         Command::Eval(args) => crate::app::eval::eval(args),
         Command::Inspect(args) => crate::app::inspect::inspect(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => crate::app::serve::serve(args),
+        #[cfg(feature = "serve")]
+        Command::Loadgen(args) => crate::app::serve::loadgen::loadgen(args),
     }
 }
 

@@ -13,3 +13,5 @@ pub mod fetch;
 pub mod inspect;
 pub mod predict;
 pub mod seed;
+#[cfg(feature = "serve")]
+pub mod serve;
