@@ -3,6 +3,7 @@
 pub mod fold;
 pub mod names;
 pub mod pdparams;
+pub(crate) mod pickle;
 pub mod safetensors;
 pub mod synthetic;
 
