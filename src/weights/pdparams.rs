@@ -295,7 +295,7 @@ impl Numpy {
 
     /// Moves every array of the top-level dict into a `TensorMap`.
     fn into_tensors<'a>(
-        &mut self,
+        mut self,
         top: Value<'a>,
         objects: &mut Arena<'a>,
     ) -> std::result::Result<TensorMap, Extract> {
