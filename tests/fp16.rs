@@ -11,7 +11,7 @@ mod common;
 
 use common::*;
 use gpu_resnet::npy::read_npy_f32;
-use gpu_resnet::weights::{load_weights, synthetic_weights};
+use gpu_resnet::weights::{load_weights, synthetic_weights, ConvBn};
 use gpu_resnet::{arch, choose_storage, Error, F16Mode, GpuContext, Model, Precision, Storage};
 
 fn check(ctx: &GpuContext, model: &str, storage: Storage) -> f64 {
@@ -99,8 +99,10 @@ fn values_beyond_f16_range_are_reported_not_turned_into_inf() {
     let a = arch::find_arch("ResNet18").unwrap();
     let mut w = synthetic_weights(&a, 1000, 3);
     // A BN with a tiny variance scales the folded weights past 65504.
-    w.convs[4].var.iter_mut().take(3).for_each(|v| *v = 1e-12);
-    w.convs[4].gamma.iter_mut().take(3).for_each(|g| *g = 1e4);
+    if let ConvBn::BatchNorm { var, gamma, .. } = &mut w.convs[4] {
+        var.iter_mut().take(3).for_each(|v| *v = 1e-12);
+        gamma.iter_mut().take(3).for_each(|g| *g = 1e4);
+    }
     let e = Model::new(ctx(), &w, Storage::F16Packed)
         .err()
         .expect("must refuse");

@@ -101,7 +101,7 @@ fn conv_detects_a_wrong_weight() {
     let p = random_conv_bn(&mut rng, 16, 16, 3);
     let want = reference::conv_bn(&x, &l, &p, false);
     let mut wrong = p.clone();
-    wrong.weight[100] += 0.5;
+    wrong.weight_mut()[100] += 0.5;
     let got = conv_once(ctx(), Storage::F32, &l, &x, &wrong, None, false).unwrap();
     assert!(rel_err(&got.data, &want.data) > 1e-3);
 }
