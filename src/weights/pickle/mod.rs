@@ -12,6 +12,9 @@ mod opcodes;
 mod reader;
 mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 
 pub(crate) use opcodes::PROTO;
