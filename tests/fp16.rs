@@ -67,6 +67,7 @@ fn packed_f16_forced_on_vulkan_matches_paddle() {
 
 #[test]
 fn packed_f16_is_the_gl_adapters_path_and_matches_paddle() {
+    let _turn = gl_exclusive();
     let gl = gl_ctx();
     assert!(!gl.has(wgpu::Features::SHADER_F16));
     assert_eq!(
@@ -83,6 +84,7 @@ fn packed_f16_is_the_gl_adapters_path_and_matches_paddle() {
 
 #[test]
 fn fp32_on_the_gl_adapter_matches_paddle() {
+    let _turn = gl_exclusive();
     let spec = arch::resolve("ResNet18_vd").unwrap();
     let weights = load_weights(&golden("ResNet18_vd.pdparams"), &spec.arch).unwrap();
     let input = read_npy_f32(&golden("ResNet18_vd.input.npy")).unwrap();
