@@ -6,6 +6,7 @@ pub mod inference_yml;
 pub mod load;
 pub mod names;
 pub mod pdparams;
+pub(crate) mod pickle;
 pub mod recognise;
 pub mod safetensors;
 pub mod synthetic;

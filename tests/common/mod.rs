@@ -1,6 +1,9 @@
 //! Shared test helpers: the GPU context (lavapipe in CI), seeded data, error measures.
 #![allow(dead_code)]
 
+pub mod files;
+pub mod numpy_pickles;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
