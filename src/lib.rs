@@ -7,6 +7,9 @@
 #[cfg(feature = "cli")]
 pub mod app;
 pub mod arch;
+// The conformance check walks the machine's adapters with blocking waits: native only (in the
+// browser the page's golden test plays its part).
+#[cfg(not(target_arch = "wasm32"))]
 pub mod check;
 pub mod classify;
 pub mod decode;
