@@ -181,9 +181,9 @@ impl GpuContext {
             })
             .await
             .map_err(|e| Error::Gpu {
-            during: format!("device creation on `{}`", info.name),
-            message: e.to_string(),
-        })?;
+                during: format!("device creation on `{}`", info.name),
+                message: e.to_string(),
+            })?;
         // Our device, so the loss handler is ours to install (never on a borrowed one).
         let health = Arc::new(DeviceHealth::default());
         let seen = Arc::clone(&health);

@@ -40,7 +40,11 @@ fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
 
 /// `gpuMs`: the pass's GPU time from timestamp queries, or null where the browser has none.
 fn set_timing(object: &Object, timing: &RunTiming) {
-    set(object, "gpuMs", timing.gpu_ms.map_or(JsValue::NULL, JsValue::from));
+    set(
+        object,
+        "gpuMs",
+        timing.gpu_ms.map_or(JsValue::NULL, JsValue::from),
+    );
 }
 
 #[wasm_bindgen]
@@ -157,10 +161,7 @@ impl Engine {
             let image = decode::decode_bytes(&image_bytes, Path::new(&name)).map_err(js_error)?;
             let classifier = &loaded.classifier;
             classifier.check_image(&image).map_err(js_error)?;
-            let (logits, timing) = classifier
-                .logits_async(&[&image])
-                .await
-                .map_err(js_error)?;
+            let (logits, timing) = classifier.logits_async(&[&image]).await.map_err(js_error)?;
             let classes = classifier.model().classes;
             let top = Array::new();
             for p in gpu_resnet::classify::top_k(&gpu_resnet::classify::softmax(&logits[0]), k) {
