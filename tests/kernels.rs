@@ -32,7 +32,12 @@ fn layer(cin: usize, cout: usize, kernel: usize, stride: usize, avg_pool_input: 
 
 fn storages() -> Vec<Storage> {
     let mut s = vec![Storage::F32, Storage::F16Packed];
-    if ctx().has(wgpu::Features::SHADER_F16) {
+    if requires(
+        "kernels: native f16 storages",
+        ctx(),
+        wgpu::Features::SHADER_F16,
+        None,
+    ) {
         s.push(Storage::F16Native);
         s.push(Storage::F16Mixed);
     }

@@ -48,6 +48,13 @@ pub enum Command {
     Predict(crate::app::predict::PredictArgs),
     /// Top-1/top-5 accuracy and images/s on a labelled image set.
     Eval(crate::app::eval::EvalArgs),
+    /// Serve models over the Open Inference Protocol (KServe v2 / Triton): HTTP/REST and gRPC,
+    /// dynamic batching, Prometheus metrics.
+    #[cfg(feature = "serve")]
+    Serve(crate::app::serve::ServeArgs),
+    /// Drive a running server with concurrent clients: images/s and latency percentiles.
+    #[cfg(feature = "serve")]
+    Loadgen(crate::app::serve::loadgen::LoadgenArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -98,6 +105,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => crate::app::check::check(args),
         Command::Predict(args) => crate::app::predict::predict(args),
         Command::Eval(args) => crate::app::eval::eval(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => crate::app::serve::serve(args),
+        #[cfg(feature = "serve")]
+        Command::Loadgen(args) => crate::app::serve::loadgen::loadgen(args),
     }
 }
 

@@ -12,3 +12,5 @@ pub mod feed;
 pub mod fetch;
 pub mod predict;
 pub mod seed;
+#[cfg(feature = "serve")]
+pub mod serve;

@@ -19,7 +19,9 @@ pub use run::{PendingRun, RunTiming};
 use crate::arch::{Graph, Op};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::{conv, head, pool, preprocess, DispatchEnv, Kernel, OpDispatch, Resource};
+use crate::kernels::{
+    conv, head, pool, preprocess, DispatchEnv, Kernel, OpDispatch, Resource, Storage,
+};
 use crate::model::Model;
 use arena::Arena;
 use run::Timestamps;
@@ -57,6 +59,10 @@ pub struct Plan {
     pub weight_bytes: u64,
     /// Number of activation buffers the arena needed.
     pub activation_slots: usize,
+    /// `run`/`run_timed` refuse NaN/Inf inputs and logits (`crate::finite`); clear it to let
+    /// non-finite values propagate.
+    pub check_finite: bool,
+    storage: Storage,
 }
 
 /// The buffers a plan owns besides its arena.
@@ -208,6 +214,8 @@ impl Plan {
                 logits_readback: buffers.logits_readback,
                 timestamps,
                 busy: Arc::default(),
+                check_finite: true,
+                storage,
             })
         })
     }

@@ -165,13 +165,21 @@ impl Plan {
     /// Run and also return GPU timings where the adapter can measure them.
     pub fn run_timed(&self, input_nchw: &[f32]) -> Result<(Vec<f32>, RunTiming)> {
         self.write_input(input_nchw)?;
-        self.run_prepared(|_, _| {})
+        self.checked(self.run_prepared(|_, _| {})?)
     }
 
     /// `run_timed` without blocking: awaits the read-back (the browser's way).
     pub async fn run_async(&self, input_nchw: &[f32]) -> Result<(Vec<f32>, RunTiming)> {
         self.write_input(input_nchw)?;
-        self.submit_with(|_, _| {}, |_, _| {})?.wait_async().await
+        self.checked(self.submit_with(|_, _| {}, |_, _| {})?.wait_async().await?)
+    }
+
+    /// The run's result, its logits checked when the plan checks non-finite values.
+    fn checked(&self, (logits, timing): (Vec<f32>, RunTiming)) -> Result<(Vec<f32>, RunTiming)> {
+        if self.check_finite {
+            crate::finite::check_logits(&logits, self.storage)?;
+        }
+        Ok((logits, timing))
     }
 
     fn write_input(&self, input_nchw: &[f32]) -> Result<()> {
@@ -184,6 +192,9 @@ impl Plan {
                 self.width,
                 self.input_len()
             )));
+        }
+        if self.check_finite {
+            crate::finite::check_input(input_nchw, "the input batch")?;
         }
         self.ctx
             .queue
