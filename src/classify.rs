@@ -11,7 +11,7 @@ use image::RgbaImage;
 use crate::error::{Error, Result};
 use crate::kernels::preprocess::ImagePreprocessor;
 use crate::model::Model;
-use crate::plan::{PendingRun, Plan};
+use crate::plan::{PendingRun, Plan, RunTiming};
 use crate::preprocess::{PreprocessConfig, Sampling};
 
 /// One of an image's top classes.
@@ -113,8 +113,29 @@ impl Classifier {
 
     /// Logits `[classes]` per image, in order: one plan run (one submit) for all of them.
     pub fn logits(&self, images: &[&RgbaImage]) -> Result<Vec<Vec<f32>>> {
+        match self.submit_images(images)? {
+            None => Ok(Vec::new()),
+            Some((run, classes)) => Ok(split_logits(run.wait()?.0, classes)),
+        }
+    }
+
+    /// `logits` without blocking: awaits the read-back (the browser's way); also gives the
+    /// run's GPU timings where the adapter has timestamp queries.
+    pub async fn logits_async(&self, images: &[&RgbaImage]) -> Result<(Vec<Vec<f32>>, RunTiming)> {
+        match self.submit_images(images)? {
+            None => Ok((Vec::new(), RunTiming::default())),
+            Some((run, classes)) => {
+                let (logits, timing) = run.wait_async().await?;
+                Ok((split_logits(logits, classes), timing))
+            }
+        }
+    }
+
+    /// Upload `images` and submit their preprocessing and the plan's pass (one submit); `None`
+    /// for no images. Also gives the plan's class count.
+    fn submit_images(&self, images: &[&RgbaImage]) -> Result<Option<(PendingRun, usize)>> {
         if images.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         if self.model.classes == 0 {
             return Err(Error::Input("the model's head has no classes".into()));
@@ -128,9 +149,11 @@ impl Classifier {
                 .map(|(i, img)| self.preprocessor.prepare(ctx, img, plan.input_buffer(), i))
                 .collect::<Result<Vec<_>>>()
         })?;
-        let (logits, _) =
-            plan.run_prepared(|encoder, _| self.preprocessor.record(encoder, &prepared))?;
-        Ok(logits.chunks(plan.classes).map(<[f32]>::to_vec).collect())
+        let run = plan.submit_with(
+            |encoder, _| self.preprocessor.record(encoder, &prepared),
+            |_, _| {},
+        )?;
+        Ok(Some((run, plan.classes)))
     }
 
     /// Classify `texture`, a texture on this classifier's device (`GpuContext::from_device` for
@@ -178,12 +201,25 @@ impl Classifier {
 
     /// The `k` most probable classes per image, most probable first.
     pub fn classify(&self, images: &[&RgbaImage], k: usize) -> Result<Vec<Vec<Prediction>>> {
-        Ok(self
-            .logits(images)?
-            .iter()
-            .map(|l| top_k(&softmax(l), k))
-            .collect())
+        Ok(top_k_each(&self.logits(images)?, k))
     }
+
+    /// `classify` without blocking (the browser's way).
+    pub async fn classify_async(
+        &self,
+        images: &[&RgbaImage],
+        k: usize,
+    ) -> Result<Vec<Vec<Prediction>>> {
+        Ok(top_k_each(&self.logits_async(images).await?.0, k))
+    }
+}
+
+fn split_logits(logits: Vec<f32>, classes: usize) -> Vec<Vec<f32>> {
+    logits.chunks(classes).map(<[f32]>::to_vec).collect()
+}
+
+fn top_k_each(logits: &[Vec<f32>], k: usize) -> Vec<Vec<Prediction>> {
+    logits.iter().map(|l| top_k(&softmax(l), k)).collect()
 }
 
 /// Softmax with the max subtracted, accumulated in f64.

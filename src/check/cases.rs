@@ -12,7 +12,7 @@ use crate::arch::{Arch, ConvLayer, ConvRole, Op, Stage1Shortcut, ARCHS};
 use crate::check::once::{conv_once_tiled, head_once, max_pool_once};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::conv::Tile;
+use crate::kernels::conv::{self, Tile};
 use crate::kernels::Storage;
 use crate::npy::read_npy_f32;
 use crate::reference::{self, Activation};
@@ -398,15 +398,10 @@ impl KernelCase {
         }
     }
 
-    /// Run on the GPU in `storage`, as a plan on this adapter would; the output in the
-    /// reference's layout.
+    /// Run on the GPU in `storage`, as a plan on this adapter would (its conv tile is the
+    /// plan's, `conv::tile_for`); the output in the reference's layout.
     pub fn run(&self, ctx: &GpuContext, storage: Storage) -> Result<Vec<f32>> {
-        self.run_with_tiles_for(
-            ctx,
-            storage,
-            ctx.info.device_type,
-            ctx.fixed_subgroup_size(),
-        )
+        self.run_tiled(ctx, storage, |layer| conv::tile_for(ctx, layer))
     }
 
     /// [`KernelCase::run`] with the conv register tile a plan would choose on a `device` of
@@ -418,6 +413,17 @@ impl KernelCase {
         device: wgpu::DeviceType,
         subgroup: Option<u32>,
     ) -> Result<Vec<f32>> {
+        self.run_tiled(ctx, storage, |layer| {
+            Tile::for_layer(layer.cout, device, subgroup)
+        })
+    }
+
+    fn run_tiled(
+        &self,
+        ctx: &GpuContext,
+        storage: Storage,
+        tile: impl Fn(&ConvLayer) -> Tile,
+    ) -> Result<Vec<f32>> {
         Ok(match &self.input {
             KernelInput::Conv(c) => {
                 conv_once_tiled(
@@ -428,7 +434,7 @@ impl KernelCase {
                     &c.params,
                     c.residual.as_ref(),
                     c.relu,
-                    Tile::for_layer(c.layer.cout, device, subgroup),
+                    tile(&c.layer),
                 )?
                 .data
             }

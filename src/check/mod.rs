@@ -9,7 +9,7 @@ pub mod once;
 pub mod report;
 pub mod tolerance;
 
-use std::time::Instant;
+use web_time::Instant;
 
 pub use report::{AdapterReport, Item, ModeReport, Report};
 pub use tolerance::{ranks_agree, rel_err, tolerance, top_k, Compared, F16_EPS};

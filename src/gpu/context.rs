@@ -61,9 +61,25 @@ pub struct GpuContext {
 struct DeviceHealth {
     lost: AtomicBool,
     reason: Mutex<String>,
+    /// The first validation or out-of-memory error the device's handler caught and no call
+    /// has reported yet (browser builds only: natively every call has its own error scopes).
+    #[cfg(target_arch = "wasm32")]
+    uncaptured: Mutex<Option<String>>,
 }
 
 impl DeviceHealth {
+    #[cfg(target_arch = "wasm32")]
+    fn record_error(&self, message: String) {
+        if let Ok(mut slot) = self.uncaptured.lock() {
+            slot.get_or_insert(message);
+        }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn take_error(&self) -> Option<String> {
+        self.uncaptured.lock().ok().and_then(|mut slot| slot.take())
+    }
+
     fn mark_lost(&self, reason: String) {
         if let Ok(mut r) = self.reason.lock() {
             *r = reason;
@@ -81,31 +97,40 @@ fn instance(backends: wgpu::Backends) -> wgpu::Instance {
 }
 
 /// Every adapter wgpu finds for `backend`, in a stable order (the order `--adapter N` indexes).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn list_adapters(backend: BackendChoice) -> Vec<wgpu::Adapter> {
+    pollster::block_on(list_adapters_async(backend))
+}
+
+/// `list_adapters` without blocking (the browser's only way).
+pub async fn list_adapters_async(backend: BackendChoice) -> Vec<wgpu::Adapter> {
     let inst = instance(backend.backends());
-    pollster::block_on(inst.enumerate_adapters(backend.backends()))
+    inst.enumerate_adapters(backend.backends()).await
 }
 
 /// wgpu's preferred adapter among `backends`. For `Auto`, the primary backends (Vulkan, Metal,
 /// DX12, WebGPU) are asked first and GL only when none of them has an adapter: initialising
 /// EGL prints warnings on headless machines, and a GL adapter is never the better choice when
 /// a primary one exists. `--backend gl` and `list_adapters` still reach GL.
-fn preferred_adapter(choice: BackendChoice, backends: wgpu::Backends) -> Result<wgpu::Adapter> {
-    let request = |backends: wgpu::Backends| {
-        pollster::block_on(
-            instance(backends).request_adapter(&wgpu::RequestAdapterOptions {
+async fn preferred_adapter(
+    choice: BackendChoice,
+    backends: wgpu::Backends,
+) -> Result<wgpu::Adapter> {
+    let request = |backends: wgpu::Backends| async move {
+        instance(backends)
+            .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,
                 ..Default::default()
-            }),
-        )
+            })
+            .await
     };
     let primary = backends & wgpu::Backends::PRIMARY;
     if choice == BackendChoice::Auto && !primary.is_empty() {
-        if let Ok(adapter) = request(primary) {
+        if let Ok(adapter) = request(primary).await {
             return Ok(adapter);
         }
     }
-    request(backends).map_err(|e| Error::NoAdapter {
+    request(backends).await.map_err(|e| Error::NoAdapter {
         detail: format!(" for backend {choice:?} ({e})"),
     })
 }
@@ -113,11 +138,18 @@ fn preferred_adapter(choice: BackendChoice, backends: wgpu::Backends) -> Result<
 impl GpuContext {
     /// Create our own device on the chosen adapter, with the adapter's full limits and the
     /// optional features it has.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(opts: ContextOptions) -> Result<Self> {
+        pollster::block_on(Self::new_async(opts))
+    }
+
+    /// `new` without blocking: the browser's only way (WebGPU hands out adapters and devices
+    /// through promises); native callers inside an executor can use it too.
+    pub async fn new_async(opts: ContextOptions) -> Result<Self> {
         let backends = opts.backend.backends();
         let adapter = match opts.adapter {
             Some(index) => {
-                let mut adapters = list_adapters(opts.backend);
+                let mut adapters = list_adapters_async(opts.backend).await;
                 let count = adapters.len();
                 if index >= count {
                     return Err(if count == 0 {
@@ -133,23 +165,25 @@ impl GpuContext {
                 }
                 adapters.swap_remove(index)
             }
-            None => preferred_adapter(opts.backend, backends)?,
+            None => preferred_adapter(opts.backend, backends).await?,
         };
         let info = adapter.get_info();
         let features = adapter.features() & OPTIONAL_FEATURES;
         let limits = adapter.limits();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("gpu-resnet"),
-            required_features: features,
-            required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        }))
-        .map_err(|e| Error::Gpu {
-            during: format!("device creation on `{}`", info.name),
-            message: e.to_string(),
-        })?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("gpu-resnet"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Gpu {
+                during: format!("device creation on `{}`", info.name),
+                message: e.to_string(),
+            })?;
         // Our device, so the loss handler is ours to install (never on a borrowed one).
         let health = Arc::new(DeviceHealth::default());
         let seen = Arc::clone(&health);
@@ -159,6 +193,13 @@ impl GpuContext {
                 m => format!("{reason:?}: {m}"),
             })
         });
+        // In the browser error scopes can only be popped by awaiting them (see `scoped`): the
+        // errors of our own device are kept by its handler and reported by the next call.
+        #[cfg(target_arch = "wasm32")]
+        {
+            let seen = Arc::clone(&health);
+            device.on_uncaptured_error(Arc::new(move |e| seen.record_error(e.to_string())));
+        }
         Ok(GpuContext {
             device,
             queue,
@@ -289,6 +330,7 @@ impl GpuContext {
     /// Run `f` inside validation and out-of-memory error scopes; a captured error becomes
     /// `Error::Gpu` naming `during`.
     /// A lost device fails at once, before `f` runs, and a loss during `f` is reported as such.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         self.ensure_alive()?;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -306,7 +348,45 @@ impl GpuContext {
         value
     }
 
+    /// In the browser a scope's errors arrive only through a promise, which nothing here may
+    /// block on: `f` runs unscoped, and an error the device's handler has caught by now (from
+    /// `f` or an earlier call; the browser reports them asynchronously) becomes `Error::Gpu`.
+    /// `PendingRun::wait_async` checks again once the GPU work is done.
+    #[cfg(target_arch = "wasm32")]
+    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.ensure_alive()?;
+        let value = f();
+        self.ensure_alive()?;
+        self.check_reported(during)?;
+        value
+    }
+
+    /// An error the browser reported for this device since the last check, naming `during`.
+    #[cfg(target_arch = "wasm32")]
+    pub fn check_reported(&self, during: &str) -> Result<()> {
+        match self.health.take_error() {
+            Some(message) => Err(Error::Gpu {
+                during: during.to_string(),
+                message,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Block until the queue is idle. Not in the browser, where nothing may block: there the
+    /// async paths (`PendingRun::wait_async`) wait instead, and this is an error.
+    #[cfg(target_arch = "wasm32")]
+    pub fn wait(&self) -> Result<()> {
+        Err(Error::Unsupported {
+            adapter: self.describe(),
+            what: "blocking waits (in the browser use the async calls: Plan::run_async, \
+                   Classifier::classify_async)"
+                .into(),
+        })
+    }
+
     /// Block until the queue is idle.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())

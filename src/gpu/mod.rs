@@ -3,4 +3,8 @@
 pub mod context;
 pub mod readback;
 
-pub use context::{describe_adapter, list_adapters, BackendChoice, ContextOptions, GpuContext};
+#[cfg(not(target_arch = "wasm32"))]
+pub use context::list_adapters;
+pub use context::{
+    describe_adapter, list_adapters_async, BackendChoice, ContextOptions, GpuContext,
+};

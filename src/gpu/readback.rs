@@ -1,7 +1,10 @@
 //! Reading a GPU buffer back to the host: map, wait, copy out, unmap; or, without blocking,
-//! map and poll (`PendingMaps`).
+//! map and poll or await (`PendingMaps`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -36,6 +39,9 @@ pub fn read_mapped(ctx: &GpuContext, buffer: &wgpu::Buffer, size: u64) -> Result
 /// What a map callback reported: `None` until it runs.
 type MapSlot = Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>;
 
+/// The task awaiting the maps (`PendingMaps::ready`), woken by each map callback.
+type WakerSlot = Arc<Mutex<Option<Waker>>>;
+
 /// MAP_READ buffers being mapped after a submission, without blocking the caller: `poll` lets
 /// wgpu run the map callbacks, `take` copies the bytes out once every buffer is mapped. Dropped
 /// before `take`, it unmaps (or cancels the pending maps of) its buffers so they can be reused.
@@ -43,6 +49,7 @@ pub struct PendingMaps {
     ctx: GpuContext,
     submission: wgpu::SubmissionIndex,
     buffers: Vec<(wgpu::Buffer, MapSlot)>,
+    waker: WakerSlot,
     released: bool,
 }
 
@@ -54,13 +61,18 @@ impl PendingMaps {
         submission: wgpu::SubmissionIndex,
         buffers: &[&wgpu::Buffer],
     ) -> PendingMaps {
+        let waker = WakerSlot::default();
         let buffers = buffers
             .iter()
             .map(|&buffer| {
                 let slot = MapSlot::default();
                 let seen = Arc::clone(&slot);
+                let waiting = Arc::clone(&waker);
                 buffer.map_async(wgpu::MapMode::Read, .., move |r| {
                     *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                    if let Some(w) = waiting.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        w.wake();
+                    }
                 });
                 (buffer.clone(), slot)
             })
@@ -69,8 +81,14 @@ impl PendingMaps {
             ctx: ctx.clone(),
             submission,
             buffers,
+            waker,
             released: false,
         }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn context(&self) -> &GpuContext {
+        &self.ctx
     }
 
     /// Whether every map callback has run (successfully or not).
@@ -105,6 +123,13 @@ impl PendingMaps {
                 message: e.to_string(),
             })?;
         Ok(())
+    }
+
+    /// Resolves once every map callback has run. In the browser the callbacks come from the
+    /// browser's event loop, which wakes this future; natively wgpu runs them only inside
+    /// `Device::poll`, so the first poll of this future waits for the submission (as `wait`).
+    pub fn ready(&self) -> MapsReady<'_> {
+        MapsReady { maps: self }
     }
 
     /// The bytes of every buffer, in order, then unmapped: once ready (`poll` or `wait`), once.
@@ -150,6 +175,9 @@ impl PendingMaps {
         if std::mem::replace(&mut self.released, true) {
             return;
         }
+        // In the browser a scope cannot be popped without awaiting it; there unmapping a
+        // buffer whose map is pending is valid (the map is aborted), so no scope is needed.
+        #[cfg(not(target_arch = "wasm32"))]
         let scope = self
             .ctx
             .device
@@ -164,7 +192,32 @@ impl PendingMaps {
                 buffer.unmap();
             }
         }
+        #[cfg(not(target_arch = "wasm32"))]
         let _ = pollster::block_on(scope.pop());
+    }
+}
+
+/// The future of `PendingMaps::ready`.
+pub struct MapsReady<'a> {
+    maps: &'a PendingMaps,
+}
+
+impl Future for MapsReady<'_> {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.maps.is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        *self.maps.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        // A callback may have run between the check and storing the waker.
+        if self.maps.is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        return Poll::Ready(self.maps.wait());
+        #[cfg(target_arch = "wasm32")]
+        Poll::Pending
     }
 }
 

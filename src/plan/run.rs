@@ -72,6 +72,14 @@ impl PendingRun {
         self.take()
     }
 
+    /// Await the logits: the browser's way (`PendingMaps::ready` says how it waits natively).
+    pub async fn wait_async(mut self) -> Result<(Vec<f32>, RunTiming)> {
+        self.maps.ready().await?;
+        #[cfg(target_arch = "wasm32")]
+        self.maps.context().check_reported("inference")?;
+        self.take()
+    }
+
     fn take(&mut self) -> Result<(Vec<f32>, RunTiming)> {
         let bytes = self.maps.take()?;
         self.free_plan();
@@ -156,6 +164,25 @@ impl Plan {
 
     /// Run and also return GPU timings where the adapter can measure them.
     pub fn run_timed(&self, input_nchw: &[f32]) -> Result<(Vec<f32>, RunTiming)> {
+        self.write_input(input_nchw)?;
+        self.checked(self.run_prepared(|_, _| {})?)
+    }
+
+    /// `run_timed` without blocking: awaits the read-back (the browser's way).
+    pub async fn run_async(&self, input_nchw: &[f32]) -> Result<(Vec<f32>, RunTiming)> {
+        self.write_input(input_nchw)?;
+        self.checked(self.submit_with(|_, _| {}, |_, _| {})?.wait_async().await?)
+    }
+
+    /// The run's result, its logits checked when the plan checks non-finite values.
+    fn checked(&self, (logits, timing): (Vec<f32>, RunTiming)) -> Result<(Vec<f32>, RunTiming)> {
+        if self.check_finite {
+            crate::finite::check_logits(&logits, self.storage)?;
+        }
+        Ok((logits, timing))
+    }
+
+    fn write_input(&self, input_nchw: &[f32]) -> Result<()> {
         if input_nchw.len() != self.input_len() {
             return Err(Error::Input(format!(
                 "input has {} values; the plan expects [{}, 3, {}, {}] = {}",
@@ -172,11 +199,7 @@ impl Plan {
         self.ctx
             .queue
             .write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
-        let (logits, timing) = self.run_prepared(|_, _| {})?;
-        if self.check_finite {
-            crate::finite::check_logits(&logits, self.storage)?;
-        }
-        Ok((logits, timing))
+        Ok(())
     }
 
     /// The plan's input buffer: float32 NCHW `[batch, 3, height, width]`, STORAGE | COPY_DST.
@@ -211,7 +234,9 @@ impl Plan {
         self.busy.load(Ordering::Acquire)
     }
 
-    fn submit_with(
+    /// Submit with `before_pass` recording into the encoder ahead of the plan's pass and
+    /// `in_pass` at the start of the pass.
+    pub(crate) fn submit_with(
         &self,
         before_pass: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
         in_pass: impl FnOnce(&mut wgpu::ComputePass<'_>, &wgpu::Buffer),
@@ -311,7 +336,7 @@ impl Plan {
                     pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
                 }
             }
-            let start = std::time::Instant::now();
+            let start = web_time::Instant::now();
             ctx.queue.submit([encoder.finish()]);
             ctx.wait()?;
             Ok(start.elapsed().as_secs_f64())
