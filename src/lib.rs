@@ -21,6 +21,7 @@ pub mod plan;
 pub mod preprocess;
 pub mod reference;
 pub mod tensor;
+pub mod tune;
 pub mod weights;
 
 pub use arch::{resolve, Arch, ModelSpec};
@@ -31,4 +32,5 @@ pub use kernels::Storage;
 pub use model::{choose_storage, F16Mode, Model, Precision};
 pub use open::{open_model, OpenOptions, Opened, WeightsSource};
 pub use plan::Plan;
+pub use tune::{TuneStatus, TuneTable};
 pub use preprocess::PreprocessConfig;

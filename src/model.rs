@@ -90,6 +90,11 @@ pub struct Model {
     pub weight_bytes: u64,
     pub(crate) pipelines: Arc<PipelineCache>,
     pub source: String,
+    /// Measured conv tiles for this adapter and storage (`gpu-resnet tune`), read from the
+    /// cache directory when the model is made; plans use the heuristic where it has no entry.
+    pub(crate) tuning: Option<crate::tune::TuneTable>,
+    /// Whether that cache was found, loaded or ignored (and why).
+    pub tune_status: crate::tune::TuneStatus,
 }
 
 impl Model {
@@ -146,6 +151,7 @@ impl Model {
             );
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
+            let (tuning, tune_status) = crate::tune::load(ctx, storage);
             Ok(Model {
                 ctx: ctx.clone(),
                 arch: weights.arch,
@@ -157,6 +163,8 @@ impl Model {
                 weight_bytes,
                 pipelines: Arc::new(PipelineCache::default()),
                 source: weights.source.clone(),
+                tuning,
+                tune_status,
             })
         })
     }
@@ -168,6 +176,11 @@ impl Model {
 }
 
 impl Model {
+    /// Use `table` for the plans compiled from now on (`None`: the heuristic tiles alone).
+    pub fn set_tuning(&mut self, table: Option<crate::tune::TuneTable>) {
+        self.tuning = table;
+    }
+
     /// Pipelines compiled so far for this model (shared by all its plans).
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()

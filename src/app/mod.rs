@@ -12,3 +12,4 @@ pub mod feed;
 pub mod fetch;
 pub mod predict;
 pub mod seed;
+pub mod tune;

@@ -16,11 +16,12 @@ use std::sync::Arc;
 pub use limits::check_limits;
 pub use run::{PendingRun, RunTiming};
 
-use crate::arch::{Graph, Op};
+use crate::arch::{ConvLayer, Graph, Op};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::{conv, head, pool, preprocess, DispatchEnv, Kernel, OpDispatch, Resource};
 use crate::model::Model;
+use crate::tune::{self, ConvShape};
 use arena::Arena;
 use run::Timestamps;
 
@@ -45,6 +46,8 @@ pub struct Plan {
     pub classes: usize,
     pub graph: Graph,
     pub dispatches: Vec<Dispatch>,
+    /// The tile of each conv dispatch (`None` for the other dispatches), in dispatch order.
+    pub convs: Vec<Option<PlanConv>>,
     input: wgpu::Buffer,
     logits: wgpu::Buffer,
     logits_readback: wgpu::Buffer,
@@ -88,8 +91,51 @@ impl PlanBuffers {
     }
 }
 
-/// Every op of `graph` (after the input layout conversion) as its kernel family lays it out.
-fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDispatch>> {
+/// Where a plan's conv tiles come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileChoice {
+    /// The model's tuning table where it has the shape, else the heuristic (`conv::tile_for`).
+    Tuned,
+    /// The heuristic alone.
+    Heuristic,
+    /// This tile wherever it fits the layer, else the heuristic's (the tuner's candidates).
+    Override(conv::Tile),
+}
+
+/// The tile of one conv of a plan, and whether it came from the tuning table.
+#[derive(Clone, Debug)]
+pub struct PlanConv {
+    pub shape: ConvShape,
+    pub tile: conv::Tile,
+    pub tuned: bool,
+}
+
+fn choose_tile(model: &Model, choice: TileChoice, layer: &ConvLayer, shape: &ConvShape) -> PlanConv {
+    let ctx = &model.ctx;
+    let (tile, tuned) = match choice {
+        TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {
+            Some(tile) => (tile, true),
+            None => (conv::tile_for(ctx, layer), false),
+        },
+        TileChoice::Heuristic => (conv::tile_for(ctx, layer), false),
+        TileChoice::Override(tile) if tune::fits(ctx, &tile, layer.cout) => (tile, false),
+        TileChoice::Override(_) => (conv::tile_for(ctx, layer), false),
+    };
+    PlanConv {
+        shape: shape.clone(),
+        tile,
+        tuned,
+    }
+}
+
+/// Every op of `graph` (after the input layout conversion) as its kernel family lays it out,
+/// with each conv op's tile (`None` for other ops).
+fn lay_out(
+    model: &Model,
+    env: &DispatchEnv,
+    graph: &Graph,
+    choice: TileChoice,
+) -> Result<(Vec<OpDispatch>, Vec<Option<PlanConv>>)> {
     let input = graph.tensors[graph.input];
     let mut ops = vec![preprocess::layout_dispatch(
         env,
@@ -97,7 +143,9 @@ fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDisp
         input.w,
         graph.input,
     )?];
+    let mut convs = vec![None];
     for op in &graph.ops {
+        let mut conv_tile = None;
         ops.push(match *op {
             Op::Conv {
                 conv: ci,
@@ -118,7 +166,11 @@ fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDisp
                     relu,
                     output,
                 };
-                conv::dispatch(env, &conv_op, conv::tile_for(env.ctx, layer))?
+                let shape = ConvShape::of(layer, (from.h, from.w), env.batch);
+                let chosen = choose_tile(model, choice, layer, &shape);
+                let tile = chosen.tile;
+                conv_tile = Some(chosen);
+                conv::dispatch(env, &conv_op, tile)?
             }
             Op::MaxPool { input, output } => pool::dispatch(
                 env,
@@ -131,8 +183,9 @@ fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDisp
                 head::dispatch(env, input, graph.tensors[input], model.classes)?
             }
         });
+        convs.push(conv_tile);
     }
-    Ok(ops)
+    Ok((ops, convs))
 }
 
 impl Plan {
@@ -147,6 +200,18 @@ impl Plan {
         h: usize,
         w: usize,
         profile: bool,
+    ) -> Result<Plan> {
+        Self::compile_tiled(model, batch, h, w, profile, TileChoice::Tuned)
+    }
+
+    /// [`Plan::compile_with`] with the conv tiles from `tiles`.
+    pub fn compile_tiled(
+        model: &Model,
+        batch: usize,
+        h: usize,
+        w: usize,
+        profile: bool,
+        tiles: TileChoice,
     ) -> Result<Plan> {
         let ctx = &model.ctx;
         if batch == 0 {
@@ -178,7 +243,7 @@ impl Plan {
                 (batch * model.classes * 4) as u64,
             );
             // 2. Lay out every op.
-            let ops = lay_out(model, &env, &graph)?;
+            let (ops, convs) = lay_out(model, &env, &graph, tiles)?;
             // 3. Bind.
             let resolve = |r: Resource| -> Bound<'_> {
                 match r {
@@ -203,6 +268,7 @@ impl Plan {
                 weight_bytes: model.weight_bytes,
                 graph: graph.clone(),
                 dispatches,
+                convs,
                 input: buffers.input,
                 logits: buffers.logits,
                 logits_readback: buffers.logits_readback,
@@ -215,6 +281,12 @@ impl Plan {
     /// Total FLOPs of one run (all images).
     pub fn flops(&self) -> u64 {
         self.dispatches.iter().map(|d| d.flops).sum()
+    }
+
+    /// (conv dispatches whose tile came from the tuning table, all conv dispatches).
+    pub fn tuned_convs(&self) -> (usize, usize) {
+        let convs = self.convs.iter().flatten();
+        (convs.clone().filter(|c| c.tuned).count(), convs.count())
     }
 
     pub fn has_gpu_timer(&self) -> bool {

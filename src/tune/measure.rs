@@ -1,0 +1,262 @@
+//! The tuner: every candidate tile timed on every distinct conv shape of a model, at each
+//! batch size, on this adapter.
+//!
+//! One candidate at a time, a whole plan is compiled with that tile on every conv it fits
+//! (the heuristic's tile elsewhere) and run a few times with per-dispatch timestamps (or, on
+//! adapters without them, each conv dispatch timed alone by wall clock). A shape's time is the
+//! sum over its layers of each dispatch's fastest run, so a shape's candidates are compared on
+//! the same layers. Candidates are built smallest first, and larger ones are skipped once a
+//! build gets expensive ([`BuildBudget`]).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
+
+use super::candidates::{accumulators, candidates, peak_rss_mb, reset_peak_rss, BuildBudget};
+use super::{ConvShape, TuneTable, TunedTile};
+use crate::error::Result;
+use crate::kernels::conv::{ConvVariant, Tile};
+use crate::model::Model;
+use crate::plan::{Plan, TileChoice};
+use crate::weights::synthetic::synthetic_input;
+
+/// A candidate must beat the heuristic by this fraction to replace it: smaller differences
+/// are within what a shared CPU's timings wander.
+const MARGIN: f64 = 0.03;
+
+/// After the first round, a candidate runs again only if it is within this factor of the
+/// fastest choice on some shape.
+const KEEP: f64 = 1.25;
+
+#[derive(Clone, Debug)]
+pub struct TuneOptions {
+    pub batches: Vec<usize>,
+    /// Input height and width.
+    pub size: (usize, usize),
+    /// Rounds over the candidates per batch (each shape's fastest round counts); after the
+    /// first, only candidates near the fastest on some shape run again.
+    pub reps: usize,
+    pub budget: BuildBudget,
+}
+
+/// What the tuner found for one conv shape.
+#[derive(Clone, Debug)]
+pub struct ShapeTiming {
+    pub shape: ConvShape,
+    /// Conv layers of this shape in the model.
+    pub layers: usize,
+    pub heuristic: Tile,
+    pub heuristic_ms: f64,
+    pub best: Tile,
+    pub best_ms: f64,
+    /// Every candidate that ran on this shape, with its time (ms, all the shape's layers).
+    pub tried: Vec<(Tile, f64)>,
+}
+
+/// What happened to one candidate tile.
+#[derive(Clone, Debug)]
+pub struct CandidateReport {
+    pub tile: Tile,
+    /// Seconds and peak-memory growth (MB, where measurable) of building its pipelines, or
+    /// why it was not built.
+    pub build: std::result::Result<(f64, Option<f64>), String>,
+}
+
+/// Time the candidates on `model` and add the winners to `table`. `progress` hears a line
+/// per step. Returns the per-shape timings and what each candidate's build cost.
+pub fn tune_model(
+    model: &Model,
+    opts: &TuneOptions,
+    table: &mut TuneTable,
+    progress: &dyn Fn(&str),
+) -> Result<(Vec<ShapeTiming>, Vec<CandidateReport>)> {
+    let ctx = &model.ctx;
+    let (h, w) = opts.size;
+    // Build the candidates smallest first, within the budget.
+    let mut reports = Vec::new();
+    let mut built = Vec::new();
+    // No candidate with more accumulators than this is built (set by an expensive build).
+    let mut max_accumulators = u32::MAX;
+    for tile in candidates(ctx) {
+        if accumulators(&tile) > max_accumulators {
+            reports.push(CandidateReport {
+                tile,
+                build: Err(format!(
+                    "skipped: a smaller tile's build already cost over a quarter of the budget \
+                     ({:.0} s, {:.0} MB)",
+                    opts.budget.seconds, opts.budget.megabytes
+                )),
+            });
+            continue;
+        }
+        progress(&format!("building tile {}", describe(&tile)));
+        let (seconds, megabytes) = build(model, opts, tile);
+        if !opts.budget.allows_larger(seconds, megabytes.unwrap_or(0.0)) {
+            max_accumulators = accumulators(&tile);
+        }
+        reports.push(CandidateReport {
+            tile,
+            build: Ok((seconds, megabytes)),
+        });
+        built.push(tile);
+    }
+    // shape -> (heuristic tile, its ms, layers); shape -> candidates' ms.
+    let mut heuristic: BTreeMap<ConvShape, (Tile, f64, usize)> = BTreeMap::new();
+    let mut timed: BTreeMap<ConvShape, Vec<(Tile, f64)>> = BTreeMap::new();
+    for &batch in &opts.batches {
+        // Rounds over every choice (the heuristic first), so that a shared machine's noise
+        // falls on all of them alike; after the first round only the choices within
+        // `KEEP` of the best on some shape run again. Each dispatch's fastest run counts.
+        let mut choices: Vec<TileChoice> = vec![TileChoice::Heuristic];
+        choices.extend(built.iter().map(|&t| TileChoice::Override(t)));
+        let mut best: Vec<BTreeMap<ConvShape, (Tile, f64, usize)>> =
+            vec![BTreeMap::new(); choices.len()];
+        let mut alive = vec![true; choices.len()];
+        for round in 0..opts.reps.max(1) {
+            progress(&format!(
+                "batch {batch}: round {} of {}, {} tile choices",
+                round + 1,
+                opts.reps.max(1),
+                alive.iter().filter(|a| **a).count()
+            ));
+            for (i, &choice) in choices.iter().enumerate() {
+                if !alive[i] {
+                    continue;
+                }
+                let plan = Plan::compile_tiled(model, batch, h, w, true, choice)?;
+                for (shape, tile, ms, n) in shape_times(&plan)? {
+                    let e = best[i].entry(shape).or_insert((tile, f64::INFINITY, n));
+                    e.1 = e.1.min(ms);
+                }
+            }
+            // The fastest time per shape so far; keep the choices near it somewhere.
+            let mut fastest: BTreeMap<&ConvShape, f64> = BTreeMap::new();
+            for b in &best {
+                for (shape, &(_, ms, _)) in b {
+                    let f = fastest.entry(shape).or_insert(f64::INFINITY);
+                    *f = f.min(ms);
+                }
+            }
+            for (i, b) in best.iter().enumerate().skip(1) {
+                alive[i] = alive[i]
+                    && b.iter().any(|(shape, &(tile, ms, _))| {
+                        choices[i] == TileChoice::Override(tile) && ms <= fastest[shape] * KEEP
+                    });
+            }
+        }
+        for (choice, b) in choices.iter().zip(best) {
+            for (shape, (tile, ms, n)) in b {
+                match choice {
+                    TileChoice::Override(t) if *t == tile => {
+                        timed.entry(shape).or_default().push((tile, ms))
+                    }
+                    TileChoice::Heuristic => {
+                        heuristic.insert(shape, (tile, ms, n));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut shapes = Vec::new();
+    for (shape, (h_tile, h_ms, layers)) in heuristic {
+        let tried = timed.remove(&shape).unwrap_or_default();
+        let (best, best_ms) = tried
+            .iter()
+            .copied()
+            .filter(|&(_, ms)| ms < h_ms * (1.0 - MARGIN))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((h_tile, h_ms));
+        table.entries.insert(
+            shape.key(),
+            TunedTile {
+                tm: best.tm,
+                tn4: best.tn4,
+                share: best.share,
+                ms: best_ms,
+                heuristic_ms: h_ms,
+            },
+        );
+        shapes.push(ShapeTiming {
+            shape,
+            layers,
+            heuristic: h_tile,
+            heuristic_ms: h_ms,
+            best,
+            best_ms,
+            tried,
+        });
+    }
+    Ok((shapes, reports))
+}
+
+/// `16x64 sg8`: pixels x channels, and the subgroup that shares weights.
+pub fn describe(tile: &Tile) -> String {
+    let share = if tile.share > 0 {
+        format!(" sg{}", tile.share)
+    } else {
+        String::new()
+    };
+    format!("{}x{}{share}", tile.tm, tile.tn4 * 4)
+}
+
+/// Build the conv pipelines `tile` needs for this model, one kernel variant at a time; the
+/// slowest build's seconds and the largest peak-memory growth.
+fn build(model: &Model, opts: &TuneOptions, tile: Tile) -> (f64, Option<f64>) {
+    let graph = model
+        .arch
+        .graph(opts.size.0, opts.size.1, model.classes, model.stage1);
+    let mut seen = HashSet::new();
+    let (mut seconds, mut megabytes) = (0.0f64, None::<f64>);
+    for layer in &graph.convs {
+        if !super::fits(&model.ctx, &tile, layer.cout) {
+            continue;
+        }
+        let variant = ConvVariant::of(layer, tile);
+        if !seen.insert(variant) {
+            continue;
+        }
+        reset_peak_rss();
+        let before = peak_rss_mb();
+        let start = Instant::now();
+        model
+            .pipelines
+            .get(&model.ctx.device, &variant.specialization(model.storage));
+        seconds = seconds.max(start.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (before, peak_rss_mb()) {
+            megabytes = Some(megabytes.unwrap_or(0.0).max(b - a));
+        }
+    }
+    (seconds, megabytes)
+}
+
+/// Each conv shape of `plan` with its tile, its time (ms, summed over its layers, each
+/// dispatch's time in one run after a warm-up run) and its number of layers.
+fn shape_times(plan: &Plan) -> Result<Vec<(ConvShape, Tile, f64, usize)>> {
+    let input = synthetic_input(plan.input_len(), 1);
+    plan.run(&input)?; // warm-up: first-use costs (fresh buffers) are not the kernel's
+    let (_, timing) = plan.run_timed(&input)?;
+    let ms: Vec<f64> = match timing.dispatch_ms {
+        Some(ms) => ms,
+        None => plan
+            .convs
+            .iter()
+            .enumerate()
+            .map(|(i, conv)| match conv {
+                Some(_) => plan.time_dispatch(i, 1).map(|s| s * 1e3),
+                None => Ok(0.0),
+            })
+            .collect::<Result<_>>()?,
+    };
+    let mut by_shape: BTreeMap<ConvShape, (Tile, f64, usize)> = BTreeMap::new();
+    for (conv, ms) in plan.convs.iter().zip(ms) {
+        if let Some(c) = conv {
+            let e = by_shape.entry(c.shape.clone()).or_insert((c.tile, 0.0, 0));
+            e.1 += ms;
+            e.2 += 1;
+        }
+    }
+    Ok(by_shape
+        .into_iter()
+        .map(|(s, (t, ms, n))| (s, t, ms, n))
+        .collect())
+}
