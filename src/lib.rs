@@ -32,5 +32,5 @@ pub use kernels::Storage;
 pub use model::{choose_storage, F16Mode, Model, Precision};
 pub use open::{open_model, OpenOptions, Opened, WeightsSource};
 pub use plan::Plan;
-pub use tune::{TuneStatus, TuneTable};
 pub use preprocess::PreprocessConfig;
+pub use tune::{TuneStatus, TuneTable};

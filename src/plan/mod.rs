@@ -110,7 +110,12 @@ pub struct PlanConv {
     pub tuned: bool,
 }
 
-fn choose_tile(model: &Model, choice: TileChoice, layer: &ConvLayer, shape: &ConvShape) -> PlanConv {
+fn choose_tile(
+    model: &Model,
+    choice: TileChoice,
+    layer: &ConvLayer,
+    shape: &ConvShape,
+) -> PlanConv {
     let ctx = &model.ctx;
     let (tile, tuned) = match choice {
         TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {

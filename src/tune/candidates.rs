@@ -54,8 +54,8 @@ pub fn fits(ctx: &GpuContext, tile: &Tile, cout: usize) -> bool {
         && (1..=16).contains(&tile.tn4)
         && accumulators(tile) <= MAX_ACCUMULATORS
         && (c4(cout) as u32).is_multiple_of(tile.tn4);
-    let share_ok = tile.share == 0
-        || (Some(tile.share) == ctx.fixed_subgroup_size() && share_fits(tile));
+    let share_ok =
+        tile.share == 0 || (Some(tile.share) == ctx.fixed_subgroup_size() && share_fits(tile));
     sizes_ok && share_ok
 }
 

@@ -196,7 +196,11 @@ impl TuneStatus {
 /// `$XDG_CACHE_HOME/gpu-resnet`, else `~/.cache/gpu-resnet`; `None` when tuning is switched
 /// off (`GPU_RESNET_TUNE=off`) or none of them is set.
 pub fn cache_dir() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if std::env::var("GPU_RESNET_TUNE").is_ok_and(|v| v == "off" || v == "0") {
         return None;
     }
@@ -210,7 +214,13 @@ pub fn cache_dir() -> Option<PathBuf> {
 pub fn cache_file(dir: &Path, stamp: &TuneStamp) -> PathBuf {
     let name: String = format!("{}-{}-{}", stamp.adapter, stamp.backend, stamp.storage)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let mut squeezed = String::new();
     for c in name.chars() {
