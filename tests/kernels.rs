@@ -87,6 +87,61 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
     );
 }
 
+/// Every tile the tuner may choose on this adapter (`gpu_resnet::tune::candidates`), on the
+/// awkward conv shapes and the smallest model shape each fits, in FP32: a tuned plan must
+/// compute what the default one does.
+#[test]
+fn conv_matches_reference_with_every_tuner_candidate() {
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.family == "conv")
+        .collect();
+    // kernel_cases lists the model shapes first, then the awkward ones.
+    let awkward = check::cases::awkward_conv_shapes().len();
+    let first_awkward = cases.len() - awkward;
+    let candidates = gpu_resnet::tune::candidates(ctx());
+    assert!(candidates.len() >= 11, "{} candidates", candidates.len());
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for tile in &candidates {
+        // The awkward shapes it fits, and the smallest model shape it fits.
+        let fitting: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| gpu_resnet::tune::fits(ctx(), tile, c.conv_cout().unwrap()))
+            .collect();
+        let smallest_model = fitting
+            .iter()
+            .filter(|(i, _)| *i < first_awkward)
+            .min_by_key(|(_, c)| c.expected().len());
+        let chosen = fitting
+            .iter()
+            .filter(|(i, _)| *i >= first_awkward)
+            .chain(smallest_model)
+            .map(|(_, c)| c);
+        for case in chosen {
+            let got = case
+                .run_with_tile(ctx(), Storage::F32, |_| *tile)
+                .expect("conv dispatch");
+            runs += 1;
+            let err = rel_err(&got, case.expected());
+            let tol = tolerance(Storage::F32, case.compared);
+            if err > tol {
+                failures.push(format!(
+                    "{} tile {tile:?}: rel err {err:.2e} > {tol:.2e}",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(runs > candidates.len(), "{runs} runs");
+    assert!(
+        failures.is_empty(),
+        "conv mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn conv_detects_a_wrong_weight() {
     // The comparison itself must be able to fail: perturb one weight and expect a mismatch.

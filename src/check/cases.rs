@@ -418,6 +418,16 @@ impl KernelCase {
         device: wgpu::DeviceType,
         subgroup: Option<u32>,
     ) -> Result<Vec<f32>> {
+        self.run_with_tile(ctx, storage, |cout| Tile::for_layer(cout, device, subgroup))
+    }
+
+    /// [`KernelCase::run`] with the conv register tile `tile(cout)` (the tuner's candidates).
+    pub fn run_with_tile(
+        &self,
+        ctx: &GpuContext,
+        storage: Storage,
+        tile: impl Fn(usize) -> Tile,
+    ) -> Result<Vec<f32>> {
         Ok(match &self.input {
             KernelInput::Conv(c) => {
                 conv_once_tiled(
@@ -428,7 +438,7 @@ impl KernelCase {
                     &c.params,
                     c.residual.as_ref(),
                     c.relu,
-                    Tile::for_layer(c.layer.cout, device, subgroup),
+                    tile(c.layer.cout),
                 )?
                 .data
             }
@@ -439,6 +449,14 @@ impl KernelCase {
                 fc_bias,
             } => head_once(ctx, storage, x, fc_weight, fc_bias)?,
         })
+    }
+
+    /// The conv layer's output channels (`None` for other families).
+    pub fn conv_cout(&self) -> Option<usize> {
+        match &self.input {
+            KernelInput::Conv(c) => Some(c.layer.cout),
+            _ => None,
+        }
     }
 
     pub fn expected(&self) -> &[f32] {

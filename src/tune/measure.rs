@@ -27,6 +27,10 @@ const MARGIN: f64 = 0.03;
 /// fastest choice on some shape.
 const KEEP: f64 = 1.25;
 
+/// A candidate is timed at the next (larger) batch size only if it came within this factor of
+/// the fastest choice on some shape at this one.
+const KEEP_NEXT_BATCH: f64 = 1.6;
+
 #[derive(Clone, Debug)]
 pub struct TuneOptions {
     pub batches: Vec<usize>,
@@ -102,7 +106,13 @@ pub fn tune_model(
     // shape -> (heuristic tile, its ms, layers); shape -> candidates' ms.
     let mut heuristic: BTreeMap<ConvShape, (Tile, f64, usize)> = BTreeMap::new();
     let mut timed: BTreeMap<ConvShape, Vec<(Tile, f64)>> = BTreeMap::new();
-    for &batch in &opts.batches {
+    // Candidates still worth timing: a tile far from the fastest on every shape at one batch
+    // size is not timed at the larger ones.
+    let mut worth = vec![true; built.len()];
+    let mut batches = opts.batches.clone();
+    batches.sort_unstable();
+    batches.dedup();
+    for &batch in &batches {
         // Rounds over every choice (the heuristic first), so that a shared machine's noise
         // falls on all of them alike; after the first round only the choices within
         // `KEEP` of the best on some shape run again. Each dispatch's fastest run counts.
@@ -110,7 +120,7 @@ pub fn tune_model(
         choices.extend(built.iter().map(|&t| TileChoice::Override(t)));
         let mut best: Vec<BTreeMap<ConvShape, (Tile, f64, usize)>> =
             vec![BTreeMap::new(); choices.len()];
-        let mut alive = vec![true; choices.len()];
+        let mut alive: Vec<bool> = std::iter::once(true).chain(worth.iter().copied()).collect();
         for round in 0..opts.reps.max(1) {
             progress(&format!(
                 "batch {batch}: round {} of {}, {} tile choices",
@@ -136,11 +146,18 @@ pub fn tune_model(
                     *f = f.min(ms);
                 }
             }
-            for (i, b) in best.iter().enumerate().skip(1) {
-                alive[i] = alive[i]
-                    && b.iter().any(|(shape, &(tile, ms, _))| {
-                        choices[i] == TileChoice::Override(tile) && ms <= fastest[shape] * KEEP
-                    });
+            let near = |i: usize, factor: f64| {
+                best[i].iter().any(|(shape, &(tile, ms, _))| {
+                    choices[i] == TileChoice::Override(tile) && ms <= fastest[shape] * factor
+                })
+            };
+            if round == 0 {
+                for (i, w) in worth.iter_mut().enumerate() {
+                    *w = *w && near(i + 1, KEEP_NEXT_BATCH);
+                }
+            }
+            for (i, a) in alive.iter_mut().enumerate().skip(1) {
+                *a = *a && near(i, KEEP);
             }
         }
         for (choice, b) in choices.iter().zip(best) {
@@ -230,10 +247,11 @@ fn build(model: &Model, opts: &TuneOptions, tile: Tile) -> (f64, Option<f64>) {
 }
 
 /// Each conv shape of `plan` with its tile, its time (ms, summed over its layers, each
-/// dispatch's time in one run after a warm-up run) and its number of layers.
+/// dispatch's time in one run) and its number of layers. No warm-up run: pipelines are built
+/// before, and the first touch of a fresh plan's buffers costs a few percent at most, which
+/// the rounds' minimum and the margins absorb.
 fn shape_times(plan: &Plan) -> Result<Vec<(ConvShape, Tile, f64, usize)>> {
     let input = synthetic_input(plan.input_len(), 1);
-    plan.run(&input)?; // warm-up: first-use costs (fresh buffers) are not the kernel's
     let (_, timing) = plan.run_timed(&input)?;
     let ms: Vec<f64> = match timing.dispatch_ms {
         Some(ms) => ms,
