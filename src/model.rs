@@ -85,6 +85,9 @@ pub struct Model {
     /// One texture per conv layer (a view of it, and how its rows are folded), in the order
     /// conv.wgsl reads: K rows of weights, then the bias row.
     pub(crate) conv_weights: Vec<(wgpu::TextureView, kernels::conv::WeightFold)>,
+    /// Winograd-transformed weights of the 3x3 stride-1 layers, where prepared: when the
+    /// tuning cache chooses Winograd for some shape, or by [`Model::prepare_winograd`].
+    pub(crate) winograd: Vec<Option<wgpu::TextureView>>,
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
     pub weight_bytes: u64,
@@ -152,6 +155,14 @@ impl Model {
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
             let (tuning, tune_status) = crate::tune::load(ctx, storage);
+            let wants_winograd = tuning
+                .as_ref()
+                .is_some_and(|t| t.entries.values().any(|e| e.winograd));
+            let winograd = if wants_winograd {
+                winograd_weights(ctx, storage, weights)?
+            } else {
+                vec![None; layers.len()]
+            };
             Ok(Model {
                 ctx: ctx.clone(),
                 arch: weights.arch,
@@ -159,6 +170,7 @@ impl Model {
                 classes: weights.classes,
                 storage,
                 conv_weights,
+                winograd,
                 head_weights,
                 weight_bytes,
                 pipelines: Arc::new(PipelineCache::default()),
@@ -175,7 +187,41 @@ impl Model {
     }
 }
 
+/// The Winograd weights of every eligible layer of `weights` (None for the others).
+fn winograd_weights(
+    ctx: &GpuContext,
+    storage: Storage,
+    weights: &ModelWeights,
+) -> Result<Vec<Option<wgpu::TextureView>>> {
+    let layers = weights.arch.conv_layers(weights.stage1);
+    layers
+        .iter()
+        .zip(&weights.convs)
+        .map(|(layer, conv)| {
+            Ok(
+                kernels::winograd::prepare_weights(ctx, storage, layer, conv, &weights.source)?
+                    .map(|t| t.create_view(&Default::default())),
+            )
+        })
+        .collect()
+}
+
 impl Model {
+    /// Transform and upload the Winograd weights of every 3x3 stride-1 layer (the tuner
+    /// times Winograd on them; plans use them where the tuning cache says).
+    pub fn prepare_winograd(&mut self, weights: &ModelWeights) -> Result<()> {
+        let ctx = self.ctx.clone();
+        self.winograd = ctx.scoped("Winograd weight upload", || {
+            winograd_weights(&ctx, self.storage, weights)
+        })?;
+        Ok(())
+    }
+
+    /// Whether layer `i`'s Winograd weights are on the device.
+    pub fn has_winograd(&self, i: usize) -> bool {
+        self.winograd.get(i).is_some_and(|w| w.is_some())
+    }
+
     /// Use `table` for the plans compiled from now on (`None`: the heuristic tiles alone).
     pub fn set_tuning(&mut self, table: Option<crate::tune::TuneTable>) {
         self.tuning = table;

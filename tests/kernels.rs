@@ -87,6 +87,48 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
     );
 }
 
+/// Winograd F(2x2, 3x3) on every 3x3 stride-1 conv case (the model shapes, 1x1 and odd maps,
+/// batch 3, padding edges), in every storage, with the default tile as its GEMM's: within
+/// the direct conv's tolerances.
+#[test]
+fn winograd_matches_reference_on_every_3x3_stride_1_case() {
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.family == "conv")
+        .collect();
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for case in &cases {
+        for storage in storages() {
+            let tile = |cout| gpu_resnet::kernels::conv::Tile::for_layer(
+                cout,
+                ctx().info.device_type,
+                ctx().fixed_subgroup_size(),
+            );
+            let Some(got) = case.run_winograd(ctx(), storage, tile) else {
+                continue;
+            };
+            runs += 1;
+            let got = got.expect("winograd dispatches");
+            let err = rel_err(&got, case.expected());
+            let tol = tolerance(storage, case.compared);
+            if err > tol {
+                failures.push(format!(
+                    "{} {}: rel err {err:.2e} > {tol:.2e}",
+                    case.name,
+                    storage.name()
+                ));
+            }
+        }
+    }
+    assert!(runs >= 8, "{runs} winograd runs");
+    assert!(
+        failures.is_empty(),
+        "winograd mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
 /// Every tile the tuner may choose on this adapter (`gpu_resnet::tune::candidates`), on the
 /// awkward conv shapes and the smallest model shape each fits, in FP32: a tuned plan must
 /// compute what the default one does.

@@ -10,7 +10,7 @@ use crate::arch;
 use crate::error::{Error, Result};
 use crate::model::{choose_storage, F16Mode, Model, Precision};
 use crate::open::{load_weights, WeightsSource};
-use crate::tune::{self, describe, BuildBudget, TuneOptions, TuneStamp, TuneTable};
+use crate::tune::{self, describe, describe_choice, BuildBudget, TuneOptions, TuneStamp, TuneTable};
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
@@ -34,6 +34,9 @@ pub struct TuneArgs {
     /// Larger tiles are not built once one build grew peak memory by over a quarter of this.
     #[arg(long, default_value_t = BuildBudget::default().megabytes)]
     pub max_build_mb: f64,
+    /// Time the direct convs only (no Winograd candidates for the 3x3 stride-1 convs).
+    #[arg(long)]
+    pub no_winograd: bool,
     /// Print what was measured without writing the cache.
     #[arg(long)]
     pub dry_run: bool,
@@ -77,7 +80,10 @@ pub fn tune(args: TuneArgs) -> Result<()> {
                 seed: 0,
             };
             let weights = load_weights(&source, Some(&spec.name))?.weights;
-            let model = Model::new(&ctx, &weights, storage)?;
+            let mut model = Model::new(&ctx, &weights, storage)?;
+            if !args.no_winograd {
+                model.prepare_winograd(&weights)?;
+            }
             let side = args.size.map_or(spec.crop as usize, |s| s as usize);
             let opts = TuneOptions {
                 batches: args.batch.clone(),
@@ -109,9 +115,9 @@ pub fn tune(args: TuneArgs) -> Result<()> {
                     "| {} | {} | {} | {:.2} | {} | {:.2} | {:.2}x |",
                     s.shape.key(),
                     s.layers,
-                    describe(&s.heuristic),
+                    describe_choice(&s.heuristic),
                     s.heuristic_ms,
-                    describe(&s.best),
+                    describe_choice(&s.best),
                     s.best_ms,
                     s.heuristic_ms / s.best_ms.max(1e-9)
                 );

@@ -451,6 +451,32 @@ impl KernelCase {
         })
     }
 
+    /// The conv as Winograd F(2x2, 3x3) with GEMM tile `tile(cout)`; `None` for a case that
+    /// is not a 3x3 stride-1 conv.
+    pub fn run_winograd(
+        &self,
+        ctx: &GpuContext,
+        storage: Storage,
+        tile: impl Fn(usize) -> Tile,
+    ) -> Option<Result<Vec<f32>>> {
+        match &self.input {
+            KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer) => Some(
+                crate::check::once::conv_once_winograd(
+                    ctx,
+                    storage,
+                    &c.layer,
+                    &c.x,
+                    &c.params,
+                    c.residual.as_ref(),
+                    c.relu,
+                    tile(c.layer.cout),
+                )
+                .map(|a| a.data),
+            ),
+            _ => None,
+        }
+    }
+
     /// The conv layer's output channels (`None` for other families).
     pub fn conv_cout(&self) -> Option<usize> {
         match &self.input {

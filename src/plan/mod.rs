@@ -19,7 +19,9 @@ pub use run::{PendingRun, RunTiming};
 use crate::arch::{ConvLayer, Graph, Op};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::{conv, head, pool, preprocess, DispatchEnv, Kernel, OpDispatch, Resource};
+use crate::kernels::{
+    conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource,
+};
 use crate::model::Model;
 use crate::tune::{self, ConvShape};
 use arena::Arena;
@@ -98,8 +100,10 @@ pub enum TileChoice {
     Tuned,
     /// The heuristic alone.
     Heuristic,
-    /// This tile wherever it fits the layer, else the heuristic's (the tuner's candidates).
-    Override(conv::Tile),
+    /// This tile wherever it fits the layer, else the heuristic's (the tuner's candidates);
+    /// `true`: as Winograd's GEMM tile on the layers Winograd can run (where the model has
+    /// their transformed weights), the heuristic's direct conv on the others.
+    Override(conv::Tile, bool),
 }
 
 /// The tile of one conv of a plan, and whether it came from the tuning table.
@@ -107,28 +111,38 @@ pub enum TileChoice {
 pub struct PlanConv {
     pub shape: ConvShape,
     pub tile: conv::Tile,
+    /// Winograd F(2x2, 3x3), `tile` being its GEMM's (three dispatches for the layer).
+    pub winograd: bool,
     pub tuned: bool,
 }
 
 fn choose_tile(
     model: &Model,
     choice: TileChoice,
-    layer: &ConvLayer,
+    (ci, layer): (usize, &ConvLayer),
     shape: &ConvShape,
 ) -> PlanConv {
     let ctx = &model.ctx;
-    let (tile, tuned) = match choice {
+    let heuristic = (conv::tile_for(ctx, layer), false, false);
+    let (tile, winograd, tuned) = match choice {
         TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {
-            Some(tile) => (tile, true),
-            None => (conv::tile_for(ctx, layer), false),
+            Some((tile, w)) if !w || model.has_winograd(ci) => (tile, w, true),
+            _ => heuristic,
         },
-        TileChoice::Heuristic => (conv::tile_for(ctx, layer), false),
-        TileChoice::Override(tile) if tune::fits(ctx, &tile, layer.cout) => (tile, false),
-        TileChoice::Override(_) => (conv::tile_for(ctx, layer), false),
+        TileChoice::Heuristic => heuristic,
+        TileChoice::Override(tile, w) if tune::fits(ctx, &tile, layer.cout) => {
+            match (w, model.has_winograd(ci)) {
+                (false, _) => (tile, false, false),
+                (true, true) => (tile, true, false),
+                (true, false) => heuristic,
+            }
+        }
+        TileChoice::Override(..) => heuristic,
     };
     PlanConv {
         shape: shape.clone(),
         tile,
+        winograd,
         tuned,
     }
 }
@@ -151,7 +165,7 @@ fn lay_out(
     let mut convs = vec![None];
     for op in &graph.ops {
         let mut conv_tile = None;
-        ops.push(match *op {
+        let mut laid = match *op {
             Op::Conv {
                 conv: ci,
                 input,
@@ -172,23 +186,32 @@ fn lay_out(
                     output,
                 };
                 let shape = ConvShape::of(layer, (from.h, from.w), env.batch);
-                let chosen = choose_tile(model, choice, layer, &shape);
-                let tile = chosen.tile;
+                let chosen = choose_tile(model, choice, (ci, layer), &shape);
+                let (tile, winograd) = (chosen.tile, chosen.winograd);
                 conv_tile = Some(chosen);
-                conv::dispatch(env, &conv_op, tile)?
+                if winograd {
+                    winograd::dispatches(env, &conv_op, ci, tile)?
+                } else {
+                    vec![conv::dispatch(env, &conv_op, tile)?]
+                }
             }
-            Op::MaxPool { input, output } => pool::dispatch(
+            Op::MaxPool { input, output } => vec![pool::dispatch(
                 env,
                 input,
                 graph.tensors[input],
                 output,
                 graph.tensors[output],
-            )?,
-            Op::Head { input, .. } => {
-                head::dispatch(env, input, graph.tensors[input], model.classes)?
-            }
-        });
-        convs.push(conv_tile);
+            )?],
+            Op::Head { input, .. } => vec![head::dispatch(
+                env,
+                input,
+                graph.tensors[input],
+                model.classes,
+            )?],
+        };
+        // Every dispatch of a conv (Winograd's three) carries the conv's tile.
+        convs.extend(std::iter::repeat_n(conv_tile, laid.len()));
+        ops.append(&mut laid);
     }
     Ok((ops, convs))
 }
@@ -249,6 +272,7 @@ impl Plan {
             );
             // 2. Lay out every op.
             let (ops, convs) = lay_out(model, &env, &graph, tiles)?;
+            let scratch = allocate_scratch(device, &ops);
             // 3. Bind.
             let resolve = |r: Resource| -> Bound<'_> {
                 match r {
@@ -258,6 +282,12 @@ impl Plan {
                     Resource::ConvWeights(i) => Bound::Texture(&model.conv_weights[i].0),
                     Resource::HeadWeights => Bound::Buffer(&model.head_weights),
                     Resource::Unused => Bound::Buffer(&buffers.unused),
+                    Resource::WinogradWeights(i) => Bound::Texture(
+                        model.winograd[i]
+                            .as_ref()
+                            .expect("plans choose Winograd only where its weights exist"),
+                    ),
+                    Resource::Scratch { slot, .. } => Bound::Buffer(&scratch[slot as usize]),
                 }
             };
             let dispatches = bind(ctx, model, &ops, resolve);
@@ -268,7 +298,8 @@ impl Plan {
                 height: h,
                 width: w,
                 classes: model.classes,
-                activation_bytes: arena.slot_size.iter().sum(),
+                activation_bytes: arena.slot_size.iter().sum::<u64>()
+                    + scratch.iter().map(|b| b.size()).sum::<u64>(),
                 activation_slots: arena.slot_size.len(),
                 weight_bytes: model.weight_bytes,
                 graph: graph.clone(),
@@ -301,6 +332,33 @@ impl Plan {
     pub fn input_len(&self) -> usize {
         self.batch * 3 * self.height * self.width
     }
+}
+
+/// The scratch buffers the ops name ([`Resource::Scratch`]), each as large as the largest
+/// request for its slot.
+fn allocate_scratch(device: &wgpu::Device, ops: &[OpDispatch]) -> Vec<wgpu::Buffer> {
+    let mut sizes: Vec<u64> = Vec::new();
+    for r in ops.iter().flat_map(|op| &op.bindings) {
+        if let Resource::Scratch { slot, bytes } = *r {
+            let slot = slot as usize;
+            if sizes.len() <= slot {
+                sizes.resize(slot + 1, 0);
+            }
+            sizes[slot] = sizes[slot].max(bytes);
+        }
+    }
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("scratch {i}")),
+                size: size.max(16),
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        })
+        .collect()
 }
 
 /// A resolved binding.

@@ -17,6 +17,9 @@ use crate::error::Result;
 use crate::kernels::conv::{ConvVariant, Tile};
 use crate::model::Model;
 use crate::plan::{Plan, TileChoice};
+
+/// A conv's algorithm: the register tile, and whether it is Winograd's GEMM tile.
+pub type Choice = (Tile, bool);
 use crate::weights::synthetic::synthetic_input;
 
 /// A candidate must beat the heuristic by this fraction to replace it: smaller differences
@@ -48,12 +51,12 @@ pub struct ShapeTiming {
     pub shape: ConvShape,
     /// Conv layers of this shape in the model.
     pub layers: usize,
-    pub heuristic: Tile,
+    pub heuristic: Choice,
     pub heuristic_ms: f64,
-    pub best: Tile,
+    pub best: Choice,
     pub best_ms: f64,
     /// Every candidate that ran on this shape, with its time (ms, all the shape's layers).
-    pub tried: Vec<(Tile, f64)>,
+    pub tried: Vec<(Choice, f64)>,
 }
 
 /// What happened to one candidate tile.
@@ -75,6 +78,9 @@ pub fn tune_model(
 ) -> Result<(Vec<ShapeTiming>, Vec<CandidateReport>)> {
     let ctx = &model.ctx;
     let (h, w) = opts.size;
+    // Winograd candidates where the model has the transformed weights (the GEMM's tile is
+    // a 1x1 conv variant, built with the direct tiles).
+    let winograd = (0..model.conv_weights.len()).any(|i| model.has_winograd(i));
     // Build the candidates smallest first, within the budget.
     let mut reports = Vec::new();
     let mut built = Vec::new();
@@ -101,11 +107,14 @@ pub fn tune_model(
             tile,
             build: Ok((seconds, megabytes)),
         });
-        built.push(tile);
+        built.push((tile, false));
+        if winograd {
+            built.push((tile, true));
+        }
     }
     // shape -> (heuristic tile, its ms, layers); shape -> candidates' ms.
-    let mut heuristic: BTreeMap<ConvShape, (Tile, f64, usize)> = BTreeMap::new();
-    let mut timed: BTreeMap<ConvShape, Vec<(Tile, f64)>> = BTreeMap::new();
+    let mut heuristic: BTreeMap<ConvShape, (Choice, f64, usize)> = BTreeMap::new();
+    let mut timed: BTreeMap<ConvShape, Vec<(Choice, f64)>> = BTreeMap::new();
     // Candidates still worth timing: a tile far from the fastest on every shape at one batch
     // size is not timed at the larger ones.
     let mut worth = vec![true; built.len()];
@@ -117,13 +126,13 @@ pub fn tune_model(
         // falls on all of them alike; after the first round only the choices within
         // `KEEP` of the best on some shape run again. Each dispatch's fastest run counts.
         let mut choices: Vec<TileChoice> = vec![TileChoice::Heuristic];
-        choices.extend(built.iter().map(|&t| TileChoice::Override(t)));
-        let mut best: Vec<BTreeMap<ConvShape, (Tile, f64, usize)>> =
+        choices.extend(built.iter().map(|&(t, w)| TileChoice::Override(t, w)));
+        let mut best: Vec<BTreeMap<ConvShape, (Choice, f64, usize)>> =
             vec![BTreeMap::new(); choices.len()];
         let mut alive: Vec<bool> = std::iter::once(true).chain(worth.iter().copied()).collect();
         for round in 0..opts.reps.max(1) {
             progress(&format!(
-                "batch {batch}: round {} of {}, {} tile choices",
+                "batch {batch}: round {} of {}, {} choices",
                 round + 1,
                 opts.reps.max(1),
                 alive.iter().filter(|a| **a).count()
@@ -148,7 +157,8 @@ pub fn tune_model(
             }
             let near = |i: usize, factor: f64| {
                 best[i].iter().any(|(shape, &(tile, ms, _))| {
-                    choices[i] == TileChoice::Override(tile) && ms <= fastest[shape] * factor
+                    choices[i] == TileChoice::Override(tile.0, tile.1)
+                        && ms <= fastest[shape] * factor
                 })
             };
             if round == 0 {
@@ -163,7 +173,7 @@ pub fn tune_model(
         for (choice, b) in choices.iter().zip(best) {
             for (shape, (tile, ms, n)) in b {
                 match choice {
-                    TileChoice::Override(t) if *t == tile => {
+                    TileChoice::Override(t, w) if (*t, *w) == tile => {
                         timed.entry(shape).or_default().push((tile, ms))
                     }
                     TileChoice::Heuristic => {
@@ -177,7 +187,7 @@ pub fn tune_model(
     let mut shapes = Vec::new();
     for (shape, (h_tile, h_ms, layers)) in heuristic {
         let tried = timed.remove(&shape).unwrap_or_default();
-        let (best, best_ms) = tried
+        let (best, best_ms): (Choice, f64) = tried
             .iter()
             .copied()
             .filter(|&(_, ms)| ms < h_ms * (1.0 - MARGIN))
@@ -186,11 +196,12 @@ pub fn tune_model(
         table.entries.insert(
             shape.key(),
             TunedTile {
-                tm: best.tm,
-                tn4: best.tn4,
-                share: best.share,
+                tm: best.0.tm,
+                tn4: best.0.tn4,
+                share: best.0.share,
                 ms: best_ms,
                 heuristic_ms: h_ms,
+                winograd: best.1,
             },
         );
         shapes.push(ShapeTiming {
@@ -204,6 +215,12 @@ pub fn tune_model(
         });
     }
     Ok((shapes, reports))
+}
+
+/// `16x64 sg8` (pixels x channels, and the subgroup that shares weights), with ` winograd`
+/// where the tile is Winograd's GEMM's.
+pub fn describe_choice(&(tile, winograd): &Choice) -> String {
+    format!("{}{}", describe(&tile), if winograd { " winograd" } else { "" })
 }
 
 /// `16x64 sg8`: pixels x channels, and the subgroup that shares weights.
@@ -250,7 +267,7 @@ fn build(model: &Model, opts: &TuneOptions, tile: Tile) -> (f64, Option<f64>) {
 /// dispatch's time in one run) and its number of layers. No warm-up run: pipelines are built
 /// before, and the first touch of a fresh plan's buffers costs a few percent at most, which
 /// the rounds' minimum and the margins absorb.
-fn shape_times(plan: &Plan) -> Result<Vec<(ConvShape, Tile, f64, usize)>> {
+fn shape_times(plan: &Plan) -> Result<Vec<(ConvShape, Choice, f64, usize)>> {
     let input = synthetic_input(plan.input_len(), 1);
     let (_, timing) = plan.run_timed(&input)?;
     let ms: Vec<f64> = match timing.dispatch_ms {
@@ -265,12 +282,15 @@ fn shape_times(plan: &Plan) -> Result<Vec<(ConvShape, Tile, f64, usize)>> {
             })
             .collect::<Result<_>>()?,
     };
-    let mut by_shape: BTreeMap<ConvShape, (Tile, f64, usize)> = BTreeMap::new();
-    for (conv, ms) in plan.convs.iter().zip(ms) {
+    let mut by_shape: BTreeMap<ConvShape, (Choice, f64, usize)> = BTreeMap::new();
+    for ((conv, ms), d) in plan.convs.iter().zip(ms).zip(&plan.dispatches) {
         if let Some(c) = conv {
-            let e = by_shape.entry(c.shape.clone()).or_insert((c.tile, 0.0, 0));
+            let e = by_shape
+                .entry(c.shape.clone())
+                .or_insert(((c.tile, c.winograd), 0.0, 0));
             e.1 += ms;
-            e.2 += 1;
+            // One layer per conv.wgsl dispatch (Winograd's transforms are the same layer's).
+            e.2 += usize::from(d.family == "conv");
         }
     }
     Ok(by_shape

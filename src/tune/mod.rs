@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use candidates::{accumulators, candidates, fits, BuildBudget};
-pub use measure::{describe, tune_model, CandidateReport, ShapeTiming, TuneOptions};
+pub use measure::{
+    describe, describe_choice, tune_model, CandidateReport, Choice, ShapeTiming, TuneOptions,
+};
 
 use crate::arch::ConvLayer;
 use crate::error::{Error, Result};
@@ -78,6 +80,9 @@ pub struct TunedTile {
     /// The chosen tile's time for this shape, and the heuristic tile's, in ms (one dispatch).
     pub ms: f64,
     pub heuristic_ms: f64,
+    /// Winograd F(2x2, 3x3) with this tile for its GEMM, instead of the direct conv.
+    #[serde(default)]
+    pub winograd: bool,
 }
 
 impl TunedTile {
@@ -129,11 +134,13 @@ impl TuneTable {
         }
     }
 
-    /// The measured tile for `shape`, if any, and only if it fits the layer on this device
-    /// (a hand-edited or foreign entry falls back to the heuristic rather than failing).
-    pub fn tile(&self, ctx: &GpuContext, shape: &ConvShape) -> Option<Tile> {
-        let tile = self.entries.get(&shape.key())?.tile();
-        candidates::fits(ctx, &tile, shape.cout).then_some(tile)
+    /// The measured tile for `shape` and whether it runs as Winograd, if the table has an
+    /// entry and it fits the layer on this device (a hand-edited or foreign entry falls back
+    /// to the heuristic rather than failing).
+    pub fn tile(&self, ctx: &GpuContext, shape: &ConvShape) -> Option<(Tile, bool)> {
+        let entry = self.entries.get(&shape.key())?;
+        let tile = entry.tile();
+        candidates::fits(ctx, &tile, shape.cout).then_some((tile, entry.winograd))
     }
 
     /// Read `path`; a missing file is `Ok(None)`, an unreadable or unparsable one an error.
@@ -299,6 +306,7 @@ mod tests {
                 share: 8,
                 ms: 1.0,
                 heuristic_ms: 2.0,
+                winograd: true,
             },
         );
         t.write(&path).unwrap();

@@ -105,14 +105,14 @@ pub(super) fn profile(
     let conv_flops: u64 = plan
         .dispatches
         .iter()
-        .filter(|d| d.family == "conv")
+        .filter(|d| d.family == "conv" || d.family == "winograd")
         .map(|d| d.flops)
         .sum();
     let conv_ms: f64 = plan
         .dispatches
         .iter()
         .zip(&medians)
-        .filter(|(d, _)| d.family == "conv")
+        .filter(|(d, _)| d.family == "conv" || d.family == "winograd")
         .map(|(_, m)| m)
         .sum();
     let conv_g = conv_flops as f64 / (conv_ms * 1e-3).max(1e-12) / 1e9;
