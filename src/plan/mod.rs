@@ -114,6 +114,8 @@ pub struct PlanConv {
     /// Winograd F(2x2, 3x3), `tile` being its GEMM's (three dispatches for the layer).
     pub winograd: bool,
     pub tuned: bool,
+    /// The conv's index in the graph's ops (Winograd's three dispatches share it).
+    pub op: usize,
 }
 
 fn choose_tile(
@@ -144,6 +146,7 @@ fn choose_tile(
         tile,
         winograd,
         tuned,
+        op: 0,
     }
 }
 
@@ -163,7 +166,7 @@ fn lay_out(
         graph.input,
     )?];
     let mut convs = vec![None];
-    for op in &graph.ops {
+    for (op_index, op) in graph.ops.iter().enumerate() {
         let mut conv_tile = None;
         let mut laid = match *op {
             Op::Conv {
@@ -186,7 +189,10 @@ fn lay_out(
                     output,
                 };
                 let shape = ConvShape::of(layer, (from.h, from.w), env.batch);
-                let chosen = choose_tile(model, choice, (ci, layer), &shape);
+                let chosen = PlanConv {
+                    op: op_index,
+                    ..choose_tile(model, choice, (ci, layer), &shape)
+                };
                 let (tile, winograd) = (chosen.tile, chosen.winograd);
                 conv_tile = Some(chosen);
                 if winograd {

@@ -20,7 +20,6 @@ use crate::plan::{Plan, TileChoice};
 
 /// A conv's algorithm: the register tile, and whether it is Winograd's GEMM tile.
 pub type Choice = (Tile, bool);
-use crate::weights::synthetic::synthetic_input;
 
 /// A candidate must beat the heuristic by this fraction to replace it: smaller differences
 /// are within what a shared CPU's timings wander.
@@ -263,38 +262,39 @@ fn build(model: &Model, opts: &TuneOptions, tile: Tile) -> (f64, Option<f64>) {
     (seconds, megabytes)
 }
 
-/// Each conv shape of `plan` with its tile, its time (ms, summed over its layers, each
-/// dispatch's time in one run) and its number of layers. No warm-up run: pipelines are built
-/// before, and the first touch of a fresh plan's buffers costs a few percent at most, which
-/// the rounds' minimum and the margins absorb.
+/// Each conv shape of `plan` with its choice, its time (ms: the first layer of that shape
+/// timed alone, the faster of two passes, times the number of layers of the shape) and its
+/// number of layers. Later layers of a shape differ only in the residual read, which costs
+/// every candidate alike; timing one layer per shape makes a candidate cost about a third of
+/// a ResNet50 run instead of two.
 fn shape_times(plan: &Plan) -> Result<Vec<(ConvShape, Choice, f64, usize)>> {
-    let input = synthetic_input(plan.input_len(), 1);
-    let (_, timing) = plan.run_timed(&input)?;
-    let ms: Vec<f64> = match timing.dispatch_ms {
-        Some(ms) => ms,
-        None => plan
-            .convs
-            .iter()
-            .enumerate()
-            .map(|(i, conv)| match conv {
-                Some(_) => plan.time_dispatch(i, 1).map(|s| s * 1e3),
-                None => Ok(0.0),
-            })
-            .collect::<Result<_>>()?,
-    };
-    let mut by_shape: BTreeMap<ConvShape, (Choice, f64, usize)> = BTreeMap::new();
-    for ((conv, ms), d) in plan.convs.iter().zip(ms).zip(&plan.dispatches) {
+    // shape -> (choice, the first layer's op, dispatch indices of that op, layers)
+    let mut shapes: BTreeMap<ConvShape, (Choice, usize, Vec<usize>, HashSet<usize>)> =
+        BTreeMap::new();
+    for (i, conv) in plan.convs.iter().enumerate() {
         if let Some(c) = conv {
-            let e = by_shape
+            let e = shapes
                 .entry(c.shape.clone())
-                .or_insert(((c.tile, c.winograd), 0.0, 0));
-            e.1 += ms;
-            // One layer per conv.wgsl dispatch (Winograd's transforms are the same layer's).
-            e.2 += usize::from(d.family == "conv");
+                .or_insert(((c.tile, c.winograd), c.op, Vec::new(), HashSet::new()));
+            if c.op == e.1 {
+                e.2.push(i);
+            }
+            e.3.insert(c.op);
         }
     }
-    Ok(by_shape
+    let indices: Vec<usize> = shapes.values().flat_map(|e| e.2.clone()).collect();
+    let first = plan.time_dispatches(&indices)?;
+    let second = plan.time_dispatches(&indices)?;
+    let ms: BTreeMap<usize, f64> = indices
+        .iter()
+        .zip(first.iter().zip(&second))
+        .map(|(&i, (a, b))| (i, a.min(*b)))
+        .collect();
+    Ok(shapes
         .into_iter()
-        .map(|(s, (t, ms, n))| (s, t, ms, n))
+        .map(|(shape, (choice, _, dispatches, layers))| {
+            let one: f64 = dispatches.iter().map(|i| ms[i]).sum();
+            (shape, choice, one * layers.len() as f64, layers.len())
+        })
         .collect())
 }
