@@ -10,7 +10,9 @@ use crate::arch;
 use crate::error::{Error, Result};
 use crate::model::{choose_storage, F16Mode, Model, Precision};
 use crate::open::{load_weights, WeightsSource};
-use crate::tune::{self, describe, describe_choice, BuildBudget, TuneOptions, TuneStamp, TuneTable};
+use crate::tune::{
+    self, describe, describe_choice, BuildBudget, TuneOptions, TuneStamp, TuneTable,
+};
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {

@@ -443,6 +443,11 @@ pub fn tile_for(ctx: &GpuContext, layer: &ConvLayer) -> Tile {
     Tile::for_layer(layer.cout, tile_device(ctx), ctx.fixed_subgroup_size())
 }
 
+/// [`tile_for`] of a layer with `cout` output channels.
+pub fn tile_for_cout(ctx: &GpuContext, cout: usize) -> Tile {
+    Tile::for_layer(cout, tile_device(ctx), ctx.fixed_subgroup_size())
+}
+
 /// The device type whose tile policy this adapter follows.
 fn tile_device(ctx: &GpuContext) -> wgpu::DeviceType {
     let llvmpipe = ctx.info.name.contains("llvmpipe") || ctx.info.driver.contains("llvmpipe");

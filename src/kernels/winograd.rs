@@ -74,7 +74,12 @@ pub fn transform_weights(weight_oihw: &[f32], cout: usize, cin: usize) -> Vec<f3
     let (cin_p, cout_p) = (c4(cin) * 4, c4(cout) * 4);
     let width = POSITIONS * cout_p;
     let mut out = vec![0.0f32; (cin_p + 1) * width];
-    const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+    const G: [[f64; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
     for o in 0..cout {
         for i in 0..cin {
             let g = &weight_oihw[(o * cin + i) * 9..(o * cin + i) * 9 + 9];
@@ -215,14 +220,7 @@ pub fn dispatches(
         blocks: 1,
         bias_row: (cin4 * 4) as u32,
     };
-    let mut params = ConvParams::new(
-        &gemm_layer,
-        POSITIONS,
-        (1, slab),
-        false,
-        false,
-        gemm_fold,
-    );
+    let mut params = ConvParams::new(&gemm_layer, POSITIONS, (1, slab), false, false, gemm_fold);
     params.slab = slab as u32;
     let macs = h * w * layer.cout * layer.cin * 9;
     let gemm = conv::gemm_dispatch(
@@ -236,7 +234,10 @@ pub fn dispatches(
     let output = OpDispatch {
         label: format!("{} winograd out", layer.name),
         family: "winograd",
-        shape: format!("{shape}{}", if op.residual.is_some() { " +res" } else { "" }),
+        shape: format!(
+            "{shape}{}",
+            if op.residual.is_some() { " +res" } else { "" }
+        ),
         flops: 0,
         spec: specialization(env.storage, Stage::Output),
         params: bytemuck::bytes_of(&WinogradParams {

@@ -219,7 +219,11 @@ pub fn tune_model(
 /// `16x64 sg8` (pixels x channels, and the subgroup that shares weights), with ` winograd`
 /// where the tile is Winograd's GEMM's.
 pub fn describe_choice(&(tile, winograd): &Choice) -> String {
-    format!("{}{}", describe(&tile), if winograd { " winograd" } else { "" })
+    format!(
+        "{}{}",
+        describe(&tile),
+        if winograd { " winograd" } else { "" }
+    )
 }
 
 /// `16x64 sg8`: pixels x channels, and the subgroup that shares weights.
@@ -273,9 +277,12 @@ fn shape_times(plan: &Plan) -> Result<Vec<(ConvShape, Choice, f64, usize)>> {
         BTreeMap::new();
     for (i, conv) in plan.convs.iter().enumerate() {
         if let Some(c) = conv {
-            let e = shapes
-                .entry(c.shape.clone())
-                .or_insert(((c.tile, c.winograd), c.op, Vec::new(), HashSet::new()));
+            let e = shapes.entry(c.shape.clone()).or_insert((
+                (c.tile, c.winograd),
+                c.op,
+                Vec::new(),
+                HashSet::new(),
+            ));
             if c.op == e.1 {
                 e.2.push(i);
             }
