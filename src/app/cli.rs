@@ -40,6 +40,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure the adapter's FMA throughput and memory bandwidth.
     Peak(bench::PeakArgs),
+    /// Time the conv tile candidates on this adapter and cache the fastest per layer shape.
+    Tune(crate::app::tune::TuneArgs),
     /// Download a registered model's pretrained .pdparams into the cache (see weights/registry.tsv).
     Fetch(FetchArgs),
     /// Conformance: every kernel, architecture (and golden case) against the CPU reference on
@@ -105,6 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Infer(args) => infer(args),
         Command::Bench(args) => bench::bench(args),
         Command::Peak(args) => bench::peak(args),
+        Command::Tune(args) => crate::app::tune::tune(args),
         Command::Fetch(args) => fetch(args),
         Command::Check(args) => crate::app::check::check(args),
         Command::Predict(args) => crate::app::predict::predict(args),

@@ -15,3 +15,4 @@ pub mod predict;
 pub mod seed;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod tune;
