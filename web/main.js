@@ -68,7 +68,7 @@ async function classifyBytes(bytes, name, k) {
 function timingText(r) {
   return r.gpuMs != null
     ? `GPU time ${r.gpuMs.toFixed(1)} ms (timestamp queries: preprocessing + network); ` +
-      `wall time ${r.wallMs.toFixed(1)} ms`
+      `wall time ${r.wallMs.toFixed(1)} ms (a model's first image also compiles its pipelines)`
     : `wall time ${r.wallMs.toFixed(1)} ms (this browser exposes no timestamp queries: ` +
       `includes upload and read-back)`;
 }
