@@ -26,7 +26,8 @@ struct Params {
     fold_rows: u32, // weight rows per texture block (kernels::conv::WeightFold)
     bias_col: u32,  // the bias row's block, in texels
     lanes_m: u32,   // invocations of a workgroup along pixel tiles (a power of two)
-    _pad0: u32,
+    slab: u32,      // pixels per weight block (Winograd's batched GEMM: one block per slab of
+                    // a multiple of TM pixels); 0xffffffff: one block for every pixel
     _pad1: u32,
 }
 
@@ -101,8 +102,9 @@ fn main(
     // @end
 
     // Where this channel tile's next K rows sit in the weight texture: they run on across
-    // taps, and wrap to the next block every fold_rows rows (a multiple of 4).
-    var wx = co4;
+    // taps, and wrap to the next block every fold_rows rows (a multiple of 4). The batched
+    // GEMM of Winograd's 16 positions starts each slab's tiles at that slab's block instead.
+    var wx = co4 + (m0 / p.slab) * p.out_c4;
     var wy = 0u;
     for (var ky = 0u; ky < KERNEL; ky++) {
         for (var kx = 0u; kx < KERNEL; kx++) {

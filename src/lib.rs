@@ -29,6 +29,7 @@ pub mod plan;
 pub mod preprocess;
 pub mod reference;
 pub mod tensor;
+pub mod tune;
 pub mod weights;
 
 pub use arch::{resolve, Arch, ModelSpec};
@@ -40,3 +41,4 @@ pub use model::{choose_storage, F16Mode, Model, Precision};
 pub use open::{open_model, OpenOptions, Opened, WeightsSource};
 pub use plan::Plan;
 pub use preprocess::PreprocessConfig;
+pub use tune::{TuneStatus, TuneTable};

@@ -85,11 +85,19 @@ pub struct Model {
     /// One texture per conv layer (a view of it, and how its rows are folded), in the order
     /// conv.wgsl reads: K rows of weights, then the bias row.
     pub(crate) conv_weights: Vec<(wgpu::TextureView, kernels::conv::WeightFold)>,
+    /// Winograd-transformed weights of the 3x3 stride-1 layers, where prepared: when the
+    /// tuning cache chooses Winograd for some shape, or by [`Model::prepare_winograd`].
+    pub(crate) winograd: Vec<Option<wgpu::TextureView>>,
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
     pub weight_bytes: u64,
     pub(crate) pipelines: Arc<PipelineCache>,
     pub source: String,
+    /// Measured conv tiles for this adapter and storage (`gpu-resnet tune`), read from the
+    /// cache directory when the model is made; plans use the heuristic where it has no entry.
+    pub(crate) tuning: Option<crate::tune::TuneTable>,
+    /// Whether that cache was found, loaded or ignored (and why).
+    pub tune_status: crate::tune::TuneStatus,
 }
 
 impl Model {
@@ -146,6 +154,15 @@ impl Model {
             );
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
+            let (tuning, tune_status) = crate::tune::load(ctx, storage);
+            let wants_winograd = tuning
+                .as_ref()
+                .is_some_and(|t| t.entries.values().any(|e| e.winograd));
+            let winograd = if wants_winograd {
+                winograd_weights(ctx, storage, weights)?
+            } else {
+                vec![None; layers.len()]
+            };
             Ok(Model {
                 ctx: ctx.clone(),
                 arch: weights.arch,
@@ -153,10 +170,13 @@ impl Model {
                 classes: weights.classes,
                 storage,
                 conv_weights,
+                winograd,
                 head_weights,
                 weight_bytes,
                 pipelines: Arc::new(PipelineCache::default()),
                 source: weights.source.clone(),
+                tuning,
+                tune_status,
             })
         })
     }
@@ -167,7 +187,46 @@ impl Model {
     }
 }
 
+/// The Winograd weights of every eligible layer of `weights` (None for the others).
+fn winograd_weights(
+    ctx: &GpuContext,
+    storage: Storage,
+    weights: &ModelWeights,
+) -> Result<Vec<Option<wgpu::TextureView>>> {
+    let layers = weights.arch.conv_layers(weights.stage1);
+    layers
+        .iter()
+        .zip(&weights.convs)
+        .map(|(layer, conv)| {
+            Ok(
+                kernels::winograd::prepare_weights(ctx, storage, layer, conv, &weights.source)?
+                    .map(|t| t.create_view(&Default::default())),
+            )
+        })
+        .collect()
+}
+
 impl Model {
+    /// Transform and upload the Winograd weights of every 3x3 stride-1 layer (the tuner
+    /// times Winograd on them; plans use them where the tuning cache says).
+    pub fn prepare_winograd(&mut self, weights: &ModelWeights) -> Result<()> {
+        let ctx = self.ctx.clone();
+        self.winograd = ctx.scoped("Winograd weight upload", || {
+            winograd_weights(&ctx, self.storage, weights)
+        })?;
+        Ok(())
+    }
+
+    /// Whether layer `i`'s Winograd weights are on the device.
+    pub fn has_winograd(&self, i: usize) -> bool {
+        self.winograd.get(i).is_some_and(|w| w.is_some())
+    }
+
+    /// Use `table` for the plans compiled from now on (`None`: the heuristic tiles alone).
+    pub fn set_tuning(&mut self, table: Option<crate::tune::TuneTable>) {
+        self.tuning = table;
+    }
+
     /// Pipelines compiled so far for this model (shared by all its plans).
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()

@@ -31,13 +31,12 @@ fn layer(cin: usize, cout: usize, kernel: usize, stride: usize, avg_pool_input: 
 }
 
 fn storages() -> Vec<Storage> {
+    storages_of(ctx())
+}
+
+fn storages_of(ctx: &gpu_resnet::GpuContext) -> Vec<Storage> {
     let mut s = vec![Storage::F32, Storage::F16Packed];
-    if requires(
-        "kernels: native f16 storages",
-        ctx(),
-        wgpu::Features::SHADER_F16,
-        None,
-    ) {
+    if ctx.has(wgpu::Features::SHADER_F16) {
         s.push(Storage::F16Native);
         s.push(Storage::F16Mixed);
     }
@@ -92,6 +91,103 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
     );
 }
 
+/// Winograd F(2x2, 3x3) on every 3x3 stride-1 conv case (the model shapes, 1x1 and odd maps,
+/// batch 3, padding edges), in every storage, with the default tile as its GEMM's (weights
+/// shared by subgroups on lavapipe), on Vulkan and on GL: within the direct conv's
+/// tolerances.
+#[test]
+fn winograd_matches_reference_on_every_3x3_stride_1_case() {
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.family == "conv")
+        .collect();
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for ctx in [ctx(), gl_ctx()] {
+        for case in &cases {
+            for storage in storages_of(ctx) {
+                let tile = |cout| gpu_resnet::kernels::conv::tile_for_cout(ctx, cout);
+                let Some(got) = case.run_winograd(ctx, storage, tile) else {
+                    continue;
+                };
+                runs += 1;
+                let got = got.expect("winograd dispatches");
+                let err = rel_err(&got, case.expected());
+                let tol = tolerance(storage, case.compared);
+                if err > tol {
+                    failures.push(format!(
+                        "{} {} on {}: rel err {err:.2e} > {tol:.2e}",
+                        case.name,
+                        storage.name(),
+                        ctx.describe()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(runs >= 16, "{runs} winograd runs");
+    assert!(
+        failures.is_empty(),
+        "winograd mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Every tile the tuner may choose on this adapter (`gpu_resnet::tune::candidates`), on the
+/// awkward conv shapes and the smallest model shape each fits, in FP32: a tuned plan must
+/// compute what the default one does.
+#[test]
+fn conv_matches_reference_with_every_tuner_candidate() {
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.family == "conv")
+        .collect();
+    // kernel_cases lists the model shapes first, then the awkward ones.
+    let awkward = check::cases::awkward_conv_shapes().len();
+    let first_awkward = cases.len() - awkward;
+    let candidates = gpu_resnet::tune::candidates(ctx());
+    assert!(candidates.len() >= 11, "{} candidates", candidates.len());
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for tile in &candidates {
+        // The awkward shapes it fits, and the smallest model shape it fits.
+        let fitting: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| gpu_resnet::tune::fits(ctx(), tile, c.conv_cout().unwrap()))
+            .collect();
+        let smallest_model = fitting
+            .iter()
+            .filter(|(i, _)| *i < first_awkward)
+            .min_by_key(|(_, c)| c.expected().len());
+        let chosen = fitting
+            .iter()
+            .filter(|(i, _)| *i >= first_awkward)
+            .chain(smallest_model)
+            .map(|(_, c)| c);
+        for case in chosen {
+            let got = case
+                .run_with_tile(ctx(), Storage::F32, |_| *tile)
+                .expect("conv dispatch");
+            runs += 1;
+            let err = rel_err(&got, case.expected());
+            let tol = tolerance(Storage::F32, case.compared);
+            if err > tol {
+                failures.push(format!(
+                    "{} tile {tile:?}: rel err {err:.2e} > {tol:.2e}",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(runs > candidates.len(), "{runs} runs");
+    assert!(
+        failures.is_empty(),
+        "conv mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn conv_detects_a_wrong_weight() {
     // The comparison itself must be able to fail: perturb one weight and expect a mismatch.
@@ -101,7 +197,7 @@ fn conv_detects_a_wrong_weight() {
     let p = random_conv_bn(&mut rng, 16, 16, 3);
     let want = reference::conv_bn(&x, &l, &p, false);
     let mut wrong = p.clone();
-    wrong.weight[100] += 0.5;
+    wrong.weight_mut()[100] += 0.5;
     let got = conv_once(ctx(), Storage::F32, &l, &x, &wrong, None, false).unwrap();
     assert!(rel_err(&got.data, &want.data) > 1e-3);
 }

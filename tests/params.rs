@@ -69,7 +69,7 @@ fn assert_same_layout(spec: &Specialization, wgsl_name: &str, host: &HostLayout)
         );
     }
     assert!(
-        host.size >= span as usize && host.size % 16 == 0,
+        host.size >= span as usize && host.size.is_multiple_of(16),
         "{what}: host size {} must cover the WGSL struct's {span} bytes in 16-byte rows",
         host.size
     );

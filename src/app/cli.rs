@@ -1,4 +1,5 @@
-//! The command line: `models`, `adapters`, `infer`, `bench`, `peak`, `check`, `predict`, `eval`.
+//! The command line: `models`, `adapters`, `infer`, `bench`, `peak`, `check`, `predict`, `eval`,
+//! `inspect`.
 
 use std::path::PathBuf;
 
@@ -39,6 +40,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure the adapter's FMA throughput and memory bandwidth.
     Peak(bench::PeakArgs),
+    /// Time the conv tile candidates on this adapter and cache the fastest per layer shape.
+    Tune(crate::app::tune::TuneArgs),
     /// Download a registered model's pretrained .pdparams into the cache (see weights/registry.tsv).
     Fetch(FetchArgs),
     /// Conformance: every kernel, architecture (and golden case) against the CPU reference on
@@ -48,6 +51,9 @@ pub enum Command {
     Predict(crate::app::predict::PredictArgs),
     /// Top-1/top-5 accuracy and images/s on a labelled image set.
     Eval(crate::app::eval::EvalArgs),
+    /// What a weights file or inference model is: format, architecture, classes, input,
+    /// parameters, ignored tensors.
+    Inspect(crate::app::inspect::InspectArgs),
     /// Serve models over the Open Inference Protocol (KServe v2 / Triton): HTTP/REST and gRPC,
     /// dynamic batching, Prometheus metrics.
     #[cfg(feature = "serve")]
@@ -101,10 +107,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Infer(args) => infer(args),
         Command::Bench(args) => bench::bench(args),
         Command::Peak(args) => bench::peak(args),
+        Command::Tune(args) => crate::app::tune::tune(args),
         Command::Fetch(args) => fetch(args),
         Command::Check(args) => crate::app::check::check(args),
         Command::Predict(args) => crate::app::predict::predict(args),
         Command::Eval(args) => crate::app::eval::eval(args),
+        Command::Inspect(args) => crate::app::inspect::inspect(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::app::serve::serve(args),
         #[cfg(feature = "serve")]

@@ -41,15 +41,15 @@ pub fn random_activation(rng: &mut Rng, n: usize, c: usize, h: usize, w: usize) 
 /// A random conv + BN whose outputs stay O(1) (also used by the tests).
 pub fn random_conv_bn(rng: &mut Rng, cout: usize, cin: usize, k: usize) -> ConvBn {
     let scale = (3.0 / (cin * k * k) as f32).sqrt();
-    ConvBn {
-        weight: (0..cout * cin * k * k)
+    ConvBn::batch_norm(
+        (0..cout * cin * k * k)
             .map(|_| rng.uniform() * scale)
             .collect(),
-        gamma: (0..cout).map(|_| rng.range(0.5, 1.5)).collect(),
-        beta: (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
-        mean: (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
-        var: (0..cout).map(|_| rng.range(0.25, 2.0)).collect(),
-    }
+        (0..cout).map(|_| rng.range(0.5, 1.5)).collect(),
+        (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
+        (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
+        (0..cout).map(|_| rng.range(0.25, 2.0)).collect(),
+    )
 }
 
 /// One conv to check: a layer, its input size and batch, its fused epilogue.
@@ -401,7 +401,7 @@ impl KernelCase {
     /// Run on the GPU in `storage`, as a plan on this adapter would (its conv tile is the
     /// plan's, `conv::tile_for`); the output in the reference's layout.
     pub fn run(&self, ctx: &GpuContext, storage: Storage) -> Result<Vec<f32>> {
-        self.run_tiled(ctx, storage, |layer| conv::tile_for(ctx, layer))
+        self.run_with_tile(ctx, storage, |layer| conv::tile_for(ctx, layer))
     }
 
     /// [`KernelCase::run`] with the conv register tile a plan would choose on a `device` of
@@ -413,12 +413,14 @@ impl KernelCase {
         device: wgpu::DeviceType,
         subgroup: Option<u32>,
     ) -> Result<Vec<f32>> {
-        self.run_tiled(ctx, storage, |layer| {
+        self.run_with_tile(ctx, storage, |layer| {
             Tile::for_layer(layer.cout, device, subgroup)
         })
     }
 
-    fn run_tiled(
+    /// [`KernelCase::run`] with the conv register tile `tile(layer)` (every tile policy, the
+    /// tuner's candidates).
+    pub fn run_with_tile(
         &self,
         ctx: &GpuContext,
         storage: Storage,
@@ -445,6 +447,40 @@ impl KernelCase {
                 fc_bias,
             } => head_once(ctx, storage, x, fc_weight, fc_bias)?,
         })
+    }
+
+    /// The conv as Winograd F(2x2, 3x3) with GEMM tile `tile(cout)`; `None` for a case that
+    /// is not a 3x3 stride-1 conv.
+    pub fn run_winograd(
+        &self,
+        ctx: &GpuContext,
+        storage: Storage,
+        tile: impl Fn(usize) -> Tile,
+    ) -> Option<Result<Vec<f32>>> {
+        match &self.input {
+            KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer) => Some(
+                crate::check::once::conv_once_winograd(
+                    ctx,
+                    storage,
+                    &c.layer,
+                    &c.x,
+                    &c.params,
+                    c.residual.as_ref(),
+                    c.relu,
+                    tile(c.layer.cout),
+                )
+                .map(|a| a.data),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The conv layer's output channels (`None` for other families).
+    pub fn conv_cout(&self) -> Option<usize> {
+        match &self.input {
+            KernelInput::Conv(c) => Some(c.layer.cout),
+            _ => None,
+        }
     }
 
     pub fn expected(&self) -> &[f32] {

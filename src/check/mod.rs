@@ -226,6 +226,7 @@ pub fn check_adapter(
                 shader_f16: m.storage.needs_shader_f16(),
                 subgroups: crate::kernels::conv::shares_weights(ctx),
                 timestamps: false,
+                tuned_convs: 0,
             },
             seconds: 0.0,
             items: Vec::new(),
@@ -248,7 +249,7 @@ pub fn check_adapter(
         let expected = case.expected(&weights);
         for (mode, out) in modes.iter().zip(&mut report.modes) {
             let t = Instant::now();
-            let (item, timed) = network_item(
+            let (item, (timed, tuned)) = network_item(
                 ctx,
                 mode.storage,
                 "model",
@@ -259,6 +260,7 @@ pub fn check_adapter(
                 expected,
             );
             out.uses.timestamps |= timed;
+            out.uses.tuned_convs += tuned;
             out.items.push(item);
             out.seconds += t.elapsed().as_secs_f64();
         }
@@ -268,7 +270,7 @@ pub fn check_adapter(
             let t = Instant::now();
             let item = match &case.loaded {
                 Ok(g) => {
-                    let (item, timed) = network_item(
+                    let (item, (timed, tuned)) = network_item(
                         ctx,
                         mode.storage,
                         "golden",
@@ -282,6 +284,7 @@ pub fn check_adapter(
                         &g.logits,
                     );
                     out.uses.timestamps |= timed;
+                    out.uses.tuned_convs += tuned;
                     item
                 }
                 Err(e) => Item {
@@ -328,7 +331,7 @@ fn kernel_item(ctx: &GpuContext, storage: Storage, case: &KernelCase) -> Item {
 }
 
 /// A whole network in `storage` against `expected` logits; also says whether the plan timed
-/// its pass with timestamp queries.
+/// its pass with timestamp queries and how many of its convs used tuned tiles.
 #[allow(clippy::too_many_arguments)]
 fn network_item(
     ctx: &GpuContext,
@@ -339,17 +342,20 @@ fn network_item(
     (n, h, w): (usize, usize, usize),
     input: &[f32],
     expected: &[f32],
-) -> (Item, bool) {
+) -> (Item, (bool, usize)) {
     let compared = if family == "golden" {
         Compared::Golden
     } else {
         Compared::Model
     };
     let tol = tolerance(storage, compared);
-    let run = || -> Result<(Vec<f32>, bool)> {
+    let run = || -> Result<(Vec<f32>, (bool, usize))> {
         let model = Model::new(ctx, weights, storage)?;
         let plan = model.plan(n, h, w)?;
-        Ok((plan.run(input)?, plan.has_gpu_timer()))
+        Ok((
+            plan.run(input)?,
+            (plan.has_gpu_timer(), plan.tuned_convs().0),
+        ))
     };
     let (err, note, timed) = match run() {
         Ok((got, timed)) => {
@@ -361,7 +367,7 @@ fn network_item(
             };
             (Some(err), ranks, timed)
         }
-        Err(e) => (None, Some(e.to_string()), false),
+        Err(e) => (None, Some(e.to_string()), (false, 0)),
     };
     let passed = err.is_some_and(|e| e <= tol) && note.is_none();
     (

@@ -8,7 +8,9 @@ use wgpu::util::DeviceExt;
 use crate::arch::{ConvLayer, TensorShape};
 use crate::error::{Error, Result};
 use crate::gpu::{readback::read_mapped, GpuContext};
-use crate::kernels::{conv, head, pool, DispatchEnv, OpDispatch, PipelineCache, Resource, Storage};
+use crate::kernels::{
+    conv, head, pool, winograd, DispatchEnv, OpDispatch, PipelineCache, Resource, Storage,
+};
 use crate::reference::Activation;
 use crate::weights::ConvBn;
 
@@ -225,6 +227,37 @@ pub fn conv_once_tiled(
     relu: bool,
     tile: conv::Tile,
 ) -> Result<Activation> {
+    conv_once_as(ctx, storage, layer, x, p, residual, relu, tile, false)
+}
+
+/// [`conv_once_tiled`] as Winograd F(2x2, 3x3) (its three dispatches, `tile` for the GEMM);
+/// an `Input` error for a layer Winograd cannot run.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_once_winograd(
+    ctx: &GpuContext,
+    storage: Storage,
+    layer: &ConvLayer,
+    x: &Activation,
+    p: &ConvBn,
+    residual: Option<&Activation>,
+    relu: bool,
+    tile: conv::Tile,
+) -> Result<Activation> {
+    conv_once_as(ctx, storage, layer, x, p, residual, relu, tile, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv_once_as(
+    ctx: &GpuContext,
+    storage: Storage,
+    layer: &ConvLayer,
+    x: &Activation,
+    p: &ConvBn,
+    residual: Option<&Activation>,
+    relu: bool,
+    tile: conv::Tile,
+    winograd: bool,
+) -> Result<Activation> {
     if x.c != layer.cin {
         return Err(Error::Input(format!(
             "conv `{}` expects {} input channels, got {}",
@@ -233,8 +266,8 @@ pub fn conv_once_tiled(
     }
     check_activation("conv input", x)?;
     let k2 = layer.kernel * layer.kernel;
-    check_len("conv weight", p.weight.len(), layer.cout * layer.cin * k2)?;
-    for v in [&p.gamma, &p.beta, &p.mean, &p.var] {
+    check_len("conv weight", p.weight().len(), layer.cout * layer.cin * k2)?;
+    for (_, v) in p.per_channel() {
         check_len("BN parameter", v.len(), layer.cout)?;
     }
     let (ho, wo) = (layer.out_size(x.h), layer.out_size(x.w));
@@ -257,20 +290,36 @@ pub fn conv_once_tiled(
         batch: x.n,
     };
     let (input, res, output) = (0, 1, 2);
-    let op = conv::dispatch(
-        &env,
-        &conv::ConvOp {
-            layer,
-            weights: 0,
-            fold,
-            input,
-            input_hw: (x.h, x.w),
-            residual: residual.map(|_| res),
-            relu,
-            output,
-        },
-        tile,
-    )?;
+    let conv_op = conv::ConvOp {
+        layer,
+        weights: 0,
+        fold,
+        input,
+        input_hw: (x.h, x.w),
+        residual: residual.map(|_| res),
+        relu,
+        output,
+    };
+    let mut ops = if winograd {
+        if !winograd::eligible(layer) {
+            return Err(Error::Input(format!(
+                "conv `{}` is not 3x3 stride 1: Winograd F(2x2, 3x3) cannot run it",
+                layer.name
+            )));
+        }
+        winograd::dispatches(&env, &conv_op, 0, tile)?
+    } else {
+        vec![conv::dispatch(&env, &conv_op, tile)?]
+    };
+    let op = ops.pop().expect("a conv has at least one dispatch");
+    let wino_texture = if winograd {
+        ctx.scoped("winograd kernel test weights", || {
+            winograd::prepare_weights(ctx, storage, layer, p, "conv kernel test")
+        })?
+        .map(|t| t.create_view(&Default::default()))
+    } else {
+        None
+    };
     let mut data = vec![
         (
             Resource::Tensor(input),
@@ -283,6 +332,21 @@ pub fn conv_once_tiled(
             Resource::Tensor(res),
             Data::Bytes(storage.encode(&to_nhwc4(r))),
         ));
+    }
+    if let Some(view) = &wino_texture {
+        data.push((Resource::WinogradWeights(0), Data::Texture(view)));
+    }
+    // Winograd's stages before the last: each one's output (a scratch slot) is the next's input.
+    for stage in &ops {
+        let out = *stage
+            .bindings
+            .last()
+            .expect("every kernel writes its last binding");
+        let Resource::Scratch { bytes, .. } = out else {
+            return Err(Error::Input("a staged conv must write scratch".into()));
+        };
+        let written = dispatch_once(ctx, stage, &data, out, bytes)?;
+        data.push((out, Data::Bytes(written)));
     }
     let out_bytes = (x.n * ho * wo * conv::c4(layer.cout)) as u64 * storage.bytes_per_4();
     let bytes = dispatch_once(ctx, &op, &data, Resource::Tensor(output), out_bytes)?;

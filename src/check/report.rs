@@ -26,6 +26,9 @@ pub struct FeaturesUsed {
     pub subgroups: bool,
     /// Whether the end-to-end plans timed their pass with timestamp queries.
     pub timestamps: bool,
+    /// Conv dispatches of the end-to-end plans whose tile came from the tuning cache
+    /// (`gpu-resnet tune`); 0: every plan used the default tiles.
+    pub tuned_convs: usize,
 }
 
 /// One precision / f16 mode on one adapter.
@@ -211,12 +214,16 @@ fn adapter_markdown(a: &AdapterReport) -> String {
         return out;
     }
     out.push_str(
-        "\n| mode | storage | uses f16 | uses subgroups | uses timestamps | result | time |\n",
+        "\n| mode | storage | uses f16 | uses subgroups | uses timestamps | tuned tiles | result | time |\n",
     );
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for m in &a.modes {
+        let tuned = match m.uses.tuned_convs {
+            0 => "no".to_string(),
+            n => format!("yes ({n} conv dispatches)"),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} of {} passed | {:.1} s |\n",
+            "| {} | {} | {} | {} | {} | {tuned} | {} of {} passed | {:.1} s |\n",
             format!("{} {}", m.precision, m.chosen).trim_end(),
             m.storage,
             yes(m.uses.shader_f16),

@@ -37,8 +37,13 @@ pub struct ConvParams {
     /// How many of a workgroup's invocations lie along pixel tiles (a power of two dividing
     /// [`WORKGROUP`]); the rest lie along channel tiles. See [`ConvVariant::lanes_along_m`].
     pub lanes_m: u32,
-    pub _pad: [u32; 2],
+    /// Pixels per weight block, for Winograd's batched GEMM ([`ONE_SLAB`]: a plain conv).
+    pub slab: u32,
+    pub _pad: u32,
 }
+
+/// [`ConvParams::slab`] of a plain conv: every pixel reads the first weight block.
+pub const ONE_SLAB: u32 = u32::MAX;
 
 impl ConvParams {
     /// `layer` over `batch` images of `in_hw`, with the residual add and ReLU as given, its
@@ -68,7 +73,8 @@ impl ConvParams {
             fold_rows: fold.rows_per_block,
             bias_col,
             lanes_m: WORKGROUP,
-            _pad: [0; 2],
+            slab: ONE_SLAB,
+            _pad: 0,
         }
     }
 }
@@ -362,7 +368,7 @@ pub fn weight_format(storage: Storage) -> wgpu::TextureFormat {
 
 /// The weight texture's bytes: `values` in [`weight_format`], rounded to f16 first for every
 /// f16 storage.
-fn weight_texels(storage: Storage, values: &[f32]) -> Vec<u8> {
+pub(crate) fn weight_texels(storage: Storage, values: &[f32]) -> Vec<u8> {
     match storage {
         Storage::F16Mixed => {
             let rounded: Vec<f32> = values
@@ -437,6 +443,11 @@ pub fn tile_for(ctx: &GpuContext, layer: &ConvLayer) -> Tile {
     Tile::for_layer(layer.cout, tile_device(ctx), ctx.fixed_subgroup_size())
 }
 
+/// [`tile_for`] of a layer with `cout` output channels.
+pub fn tile_for_cout(ctx: &GpuContext, cout: usize) -> Tile {
+    Tile::for_layer(cout, tile_device(ctx), ctx.fixed_subgroup_size())
+}
+
 /// The device type whose tile policy this adapter follows.
 fn tile_device(ctx: &GpuContext) -> wgpu::DeviceType {
     let llvmpipe = ctx.info.name.contains("llvmpipe") || ctx.info.driver.contains("llvmpipe");
@@ -454,8 +465,7 @@ pub fn shares_weights(ctx: &GpuContext) -> bool {
 /// The conv recipe's second half: parameters, lanes, bindings and workgroups of one conv op.
 pub fn dispatch(env: &DispatchEnv, op: &ConvOp, tile: Tile) -> Result<OpDispatch> {
     let layer = op.layer;
-    let variant = ConvVariant::of(layer, tile);
-    let mut params = ConvParams::new(
+    let params = ConvParams::new(
         layer,
         env.batch,
         op.input_hw,
@@ -463,44 +473,62 @@ pub fn dispatch(env: &DispatchEnv, op: &ConvOp, tile: Tile) -> Result<OpDispatch
         op.relu,
         op.fold,
     );
+    let (out_h, out_w) = (params.out_h as usize, params.out_w as usize);
+    let macs = out_h * out_w * layer.cout * layer.cin * layer.kernel * layer.kernel;
+    let shape = format!(
+        "{k}x{k}/{s}{pool} {}->{} {out_h}x{out_w}{res}",
+        layer.cin,
+        layer.cout,
+        k = layer.kernel,
+        s = layer.stride,
+        pool = if layer.avg_pool_input {
+            " avgpool2"
+        } else {
+            ""
+        },
+        res = if op.residual.is_some() { " +res" } else { "" },
+    );
+    gemm_dispatch(
+        env,
+        ConvVariant::of(layer, tile),
+        params,
+        (layer.name.clone(), shape),
+        2 * (env.batch * macs) as u64,
+        vec![
+            Resource::Tensor(op.input),
+            Resource::ConvWeights(op.weights),
+            op.residual.map_or(Resource::Unused, Resource::Tensor),
+            Resource::Tensor(op.output),
+        ],
+    )
+}
+
+/// A conv.wgsl dispatch of `variant` with `params` (lanes and grid filled in here): a conv
+/// layer, or Winograd's batched GEMM. `(label, shape)` name it.
+pub fn gemm_dispatch(
+    env: &DispatchEnv,
+    variant: ConvVariant,
+    mut params: ConvParams,
+    (label, shape): (String, String),
+    flops: u64,
+    bindings: Vec<Resource>,
+) -> Result<OpDispatch> {
     params.lanes_m = variant.lanes_along_m(
         &params,
         env.ctx.lane_group_size(),
         env.ctx.concurrent_workgroups(),
     );
     let (x, y) = variant.workgroups(&params);
-    let (out_h, out_w) = (params.out_h as usize, params.out_w as usize);
-    let macs = out_h * out_w * layer.cout * layer.cin * layer.kernel * layer.kernel;
+    let groups = env.check_grid(x, y, &format!("conv `{label}` at batch {}", env.batch))?;
     Ok(OpDispatch {
-        label: layer.name.clone(),
+        label,
         family: "conv",
-        shape: format!(
-            "{k}x{k}/{s}{pool} {}->{} {out_h}x{out_w}{res}",
-            layer.cin,
-            layer.cout,
-            k = layer.kernel,
-            s = layer.stride,
-            pool = if layer.avg_pool_input {
-                " avgpool2"
-            } else {
-                ""
-            },
-            res = if op.residual.is_some() { " +res" } else { "" },
-        ),
-        flops: 2 * (env.batch * macs) as u64,
+        shape,
+        flops,
         spec: variant.specialization(env.storage),
         params: bytemuck::bytes_of(&params).to_vec(),
-        bindings: vec![
-            Resource::Tensor(op.input),
-            Resource::ConvWeights(op.weights),
-            op.residual.map_or(Resource::Unused, Resource::Tensor),
-            Resource::Tensor(op.output),
-        ],
-        groups: env.check_grid(
-            x,
-            y,
-            &format!("conv `{}` at batch {}", layer.name, env.batch),
-        )?,
+        bindings,
+        groups,
     })
 }
 

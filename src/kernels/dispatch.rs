@@ -26,6 +26,12 @@ pub enum Resource {
     HeadWeights,
     /// An optional input this dispatch does not read (e.g. no residual): a small dummy buffer.
     Unused,
+    /// The transformed (Winograd) weight texture of conv layer `i`.
+    WinogradWeights(usize),
+    /// A plan-wide scratch buffer (Winograd's transformed tiles), shared by every op that
+    /// names the same slot, sized for the largest `bytes` any op asks of it. Ops run one
+    /// after another, so what one op leaves there is dead by the next op that writes it.
+    Scratch { slot: u32, bytes: u64 },
 }
 
 /// One op, laid out by its kernel family.

@@ -16,6 +16,7 @@ pub mod peak;
 pub mod pool;
 pub mod preprocess;
 mod storage;
+pub mod winograd;
 
 pub use cache::{bind_group_layout, Kernel, PipelineCache, PipelineKey, Specialization, COMMON};
 pub use dispatch::{grid, DispatchEnv, OpDispatch, Resource};
@@ -50,12 +51,26 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
                         if seen.insert(v) {
                             specs.push(v.specialization(storage));
                         }
+                        if winograd::eligible(layer) {
+                            // The batched GEMM runs the same tile as a 1x1 conv.
+                            let gemm = conv::ConvVariant {
+                                kernel: 1,
+                                pad: 0,
+                                avg_pool: false,
+                                tile,
+                            };
+                            if seen.insert(gemm) {
+                                specs.push(gemm.specialization(storage));
+                            }
+                        }
                     }
                 }
             }
             features.insert(graph.features);
         }
     }
+    specs.push(winograd::specialization(storage, winograd::Stage::Input));
+    specs.push(winograd::specialization(storage, winograd::Stage::Output));
     specs.extend(
         features
             .into_iter()

@@ -16,13 +16,15 @@ use std::sync::Arc;
 pub use limits::check_limits;
 pub use run::{PendingRun, RunTiming};
 
-use crate::arch::{Graph, Op};
+use crate::arch::{ConvLayer, Graph, Op};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::{
-    conv, head, pool, preprocess, DispatchEnv, Kernel, OpDispatch, Resource, Storage,
+    conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource,
+    Storage,
 };
 use crate::model::Model;
+use crate::tune::{self, ConvShape};
 use arena::Arena;
 use run::Timestamps;
 
@@ -47,6 +49,8 @@ pub struct Plan {
     pub classes: usize,
     pub graph: Graph,
     pub dispatches: Vec<Dispatch>,
+    /// The tile of each conv dispatch (`None` for the other dispatches), in dispatch order.
+    pub convs: Vec<Option<PlanConv>>,
     input: wgpu::Buffer,
     logits: wgpu::Buffer,
     logits_readback: wgpu::Buffer,
@@ -94,8 +98,71 @@ impl PlanBuffers {
     }
 }
 
-/// Every op of `graph` (after the input layout conversion) as its kernel family lays it out.
-fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDispatch>> {
+/// Where a plan's conv tiles come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileChoice {
+    /// The model's tuning table where it has the shape, else the heuristic (`conv::tile_for`).
+    Tuned,
+    /// The heuristic alone.
+    Heuristic,
+    /// This tile wherever it fits the layer, else the heuristic's (the tuner's candidates);
+    /// `true`: as Winograd's GEMM tile on the layers Winograd can run (where the model has
+    /// their transformed weights), the heuristic's direct conv on the others.
+    Override(conv::Tile, bool),
+}
+
+/// The tile of one conv of a plan, and whether it came from the tuning table.
+#[derive(Clone, Debug)]
+pub struct PlanConv {
+    pub shape: ConvShape,
+    pub tile: conv::Tile,
+    /// Winograd F(2x2, 3x3), `tile` being its GEMM's (three dispatches for the layer).
+    pub winograd: bool,
+    pub tuned: bool,
+    /// The conv's index in the graph's ops (Winograd's three dispatches share it).
+    pub op: usize,
+}
+
+fn choose_tile(
+    model: &Model,
+    choice: TileChoice,
+    (ci, layer): (usize, &ConvLayer),
+    shape: &ConvShape,
+) -> PlanConv {
+    let ctx = &model.ctx;
+    let heuristic = (conv::tile_for(ctx, layer), false, false);
+    let (tile, winograd, tuned) = match choice {
+        TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {
+            Some((tile, w)) if !w || model.has_winograd(ci) => (tile, w, true),
+            _ => heuristic,
+        },
+        TileChoice::Heuristic => heuristic,
+        TileChoice::Override(tile, w) if tune::fits(ctx, &tile, layer.cout) => {
+            match (w, model.has_winograd(ci)) {
+                (false, _) => (tile, false, false),
+                (true, true) => (tile, true, false),
+                (true, false) => heuristic,
+            }
+        }
+        TileChoice::Override(..) => heuristic,
+    };
+    PlanConv {
+        shape: shape.clone(),
+        tile,
+        winograd,
+        tuned,
+        op: 0,
+    }
+}
+
+/// Every op of `graph` (after the input layout conversion) as its kernel family lays it out,
+/// with each conv op's tile (`None` for other ops).
+fn lay_out(
+    model: &Model,
+    env: &DispatchEnv,
+    graph: &Graph,
+    choice: TileChoice,
+) -> Result<(Vec<OpDispatch>, Vec<Option<PlanConv>>)> {
     let input = graph.tensors[graph.input];
     let mut ops = vec![preprocess::layout_dispatch(
         env,
@@ -103,8 +170,10 @@ fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDisp
         input.w,
         graph.input,
     )?];
-    for op in &graph.ops {
-        ops.push(match *op {
+    let mut convs = vec![None];
+    for (op_index, op) in graph.ops.iter().enumerate() {
+        let mut conv_tile = None;
+        let mut laid = match *op {
             Op::Conv {
                 conv: ci,
                 input,
@@ -124,21 +193,38 @@ fn lay_out(model: &Model, env: &DispatchEnv, graph: &Graph) -> Result<Vec<OpDisp
                     relu,
                     output,
                 };
-                conv::dispatch(env, &conv_op, conv::tile_for(env.ctx, layer))?
+                let shape = ConvShape::of(layer, (from.h, from.w), env.batch);
+                let chosen = PlanConv {
+                    op: op_index,
+                    ..choose_tile(model, choice, (ci, layer), &shape)
+                };
+                let (tile, winograd) = (chosen.tile, chosen.winograd);
+                conv_tile = Some(chosen);
+                if winograd {
+                    winograd::dispatches(env, &conv_op, ci, tile)?
+                } else {
+                    vec![conv::dispatch(env, &conv_op, tile)?]
+                }
             }
-            Op::MaxPool { input, output } => pool::dispatch(
+            Op::MaxPool { input, output } => vec![pool::dispatch(
                 env,
                 input,
                 graph.tensors[input],
                 output,
                 graph.tensors[output],
-            )?,
-            Op::Head { input, .. } => {
-                head::dispatch(env, input, graph.tensors[input], model.classes)?
-            }
-        });
+            )?],
+            Op::Head { input, .. } => vec![head::dispatch(
+                env,
+                input,
+                graph.tensors[input],
+                model.classes,
+            )?],
+        };
+        // Every dispatch of a conv (Winograd's three) carries the conv's tile.
+        convs.extend(std::iter::repeat_n(conv_tile, laid.len()));
+        ops.append(&mut laid);
     }
-    Ok(ops)
+    Ok((ops, convs))
 }
 
 impl Plan {
@@ -153,6 +239,18 @@ impl Plan {
         h: usize,
         w: usize,
         profile: bool,
+    ) -> Result<Plan> {
+        Self::compile_tiled(model, batch, h, w, profile, TileChoice::Tuned)
+    }
+
+    /// [`Plan::compile_with`] with the conv tiles from `tiles`.
+    pub fn compile_tiled(
+        model: &Model,
+        batch: usize,
+        h: usize,
+        w: usize,
+        profile: bool,
+        tiles: TileChoice,
     ) -> Result<Plan> {
         let ctx = &model.ctx;
         if batch == 0 {
@@ -184,7 +282,8 @@ impl Plan {
                 (batch * model.classes * 4) as u64,
             );
             // 2. Lay out every op.
-            let ops = lay_out(model, &env, &graph)?;
+            let (ops, convs) = lay_out(model, &env, &graph, tiles)?;
+            let scratch = allocate_scratch(device, &ops);
             // 3. Bind.
             let resolve = |r: Resource| -> Bound<'_> {
                 match r {
@@ -194,6 +293,12 @@ impl Plan {
                     Resource::ConvWeights(i) => Bound::Texture(&model.conv_weights[i].0),
                     Resource::HeadWeights => Bound::Buffer(&model.head_weights),
                     Resource::Unused => Bound::Buffer(&buffers.unused),
+                    Resource::WinogradWeights(i) => Bound::Texture(
+                        model.winograd[i]
+                            .as_ref()
+                            .expect("plans choose Winograd only where its weights exist"),
+                    ),
+                    Resource::Scratch { slot, .. } => Bound::Buffer(&scratch[slot as usize]),
                 }
             };
             let dispatches = bind(ctx, model, &ops, resolve);
@@ -204,11 +309,13 @@ impl Plan {
                 height: h,
                 width: w,
                 classes: model.classes,
-                activation_bytes: arena.slot_size.iter().sum(),
+                activation_bytes: arena.slot_size.iter().sum::<u64>()
+                    + scratch.iter().map(|b| b.size()).sum::<u64>(),
                 activation_slots: arena.slot_size.len(),
                 weight_bytes: model.weight_bytes,
                 graph: graph.clone(),
                 dispatches,
+                convs,
                 input: buffers.input,
                 logits: buffers.logits,
                 logits_readback: buffers.logits_readback,
@@ -225,6 +332,12 @@ impl Plan {
         self.dispatches.iter().map(|d| d.flops).sum()
     }
 
+    /// (conv dispatches whose tile came from the tuning table, all conv dispatches).
+    pub fn tuned_convs(&self) -> (usize, usize) {
+        let convs = self.convs.iter().flatten();
+        (convs.clone().filter(|c| c.tuned).count(), convs.count())
+    }
+
     pub fn has_gpu_timer(&self) -> bool {
         self.timestamps.is_some()
     }
@@ -232,6 +345,33 @@ impl Plan {
     pub fn input_len(&self) -> usize {
         self.batch * 3 * self.height * self.width
     }
+}
+
+/// The scratch buffers the ops name ([`Resource::Scratch`]), each as large as the largest
+/// request for its slot.
+fn allocate_scratch(device: &wgpu::Device, ops: &[OpDispatch]) -> Vec<wgpu::Buffer> {
+    let mut sizes: Vec<u64> = Vec::new();
+    for r in ops.iter().flat_map(|op| &op.bindings) {
+        if let Resource::Scratch { slot, bytes } = *r {
+            let slot = slot as usize;
+            if sizes.len() <= slot {
+                sizes.resize(slot + 1, 0);
+            }
+            sizes[slot] = sizes[slot].max(bytes);
+        }
+    }
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("scratch {i}")),
+                size: size.max(16),
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        })
+        .collect()
 }
 
 /// A resolved binding.

@@ -343,3 +343,49 @@ impl Plan {
         })
     }
 }
+
+impl Plan {
+    /// GPU ms of each dispatch in `indices`, each recorded once in one pass over the buffers
+    /// the last run left (the tuner times one layer per distinct shape this way). Timestamps
+    /// around each where the adapter has them inside passes; else each dispatch's wall time
+    /// alone ([`Plan::time_dispatch`]).
+    pub fn time_dispatches(&self, indices: &[usize]) -> Result<Vec<f64>> {
+        let ctx = &self.ctx;
+        if let Some(i) = indices.iter().find(|&&i| i >= self.dispatches.len()) {
+            return Err(Error::Input(format!(
+                "dispatch {i} does not exist; the plan has {}",
+                self.dispatches.len()
+            )));
+        }
+        let needs = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        if !ctx.has(needs) || indices.is_empty() {
+            return indices
+                .iter()
+                .map(|&i| self.time_dispatch(i, 1).map(|s| s * 1e3))
+                .collect();
+        }
+        let ts = Timestamps::new(ctx, indices.len(), true).expect("timestamps checked above");
+        let raw = ctx.scoped("dispatch timing", || {
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                for (k, &i) in indices.iter().enumerate() {
+                    let d = &self.dispatches[i];
+                    pass.write_timestamp(&ts.set, 2 * k as u32);
+                    pass.set_pipeline(&d.kernel.pipeline);
+                    pass.set_bind_group(0, &d.bind_group, &[]);
+                    pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
+                    pass.write_timestamp(&ts.set, 2 * k as u32 + 1);
+                }
+            }
+            encoder.resolve_query_set(&ts.set, 0..ts.count, &ts.resolve, 0);
+            encoder.copy_buffer_to_buffer(&ts.resolve, 0, &ts.readback, 0, ts.resolve.size());
+            ctx.queue.submit([encoder.finish()]);
+            crate::gpu::readback::read_mapped(ctx, &ts.readback, ts.readback.size())
+        })?;
+        let raw: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
+        Ok(Timestamps::timing_of(&raw, true, ts.period_ns)
+            .dispatch_ms
+            .unwrap_or_default())
+    }
+}

@@ -1,6 +1,9 @@
 //! Shared test helpers: the GPU context (lavapipe in CI), seeded data, error measures.
 #![allow(dead_code)]
 
+pub mod files;
+pub mod numpy_pickles;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -30,6 +33,15 @@ pub fn gl_ctx() -> &'static GpuContext {
         })
         .unwrap_or_else(|e| panic!("tests need wgpu's GL adapter (llvmpipe via EGL): {e}"))
     })
+}
+
+/// wgpu's GL backend shares one EGL context per adapter behind a lock whose wait panics after
+/// 6 s ("Could not lock adapter context"); on a loaded machine one test holding it through a
+/// long shader compile made a parallel test's poll panic. Tests of one binary that use the GL
+/// adapter hold this while they run, so they take turns.
+pub fn gl_exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static GL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub fn golden(file: &str) -> PathBuf {

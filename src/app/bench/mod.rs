@@ -3,6 +3,7 @@
 //! to judge them against. Tables in `table.rs`, `--profile` in `profile.rs`, `--plot` in
 //! `plot.rs`.
 
+mod noise;
 mod plot;
 mod profile;
 mod table;
@@ -137,6 +138,13 @@ pub struct BenchResult {
     /// FLOPs of one run (the whole batch).
     pub flops: u64,
     pub params: u64,
+    /// Conv dispatches whose tile came from the tuning cache (`gpu-resnet tune`), of all.
+    pub tuned_convs: usize,
+    pub convs: usize,
+    /// The wall samples' p90 over their minimum.
+    pub spread: f64,
+    /// Why this row's figures are not to be trusted (a noisy machine), if they are not.
+    pub distrust: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -149,6 +157,10 @@ pub struct AdapterReport {
     pub shader_f16: bool,
     pub timestamps: bool,
     pub fp32_peak_gflops: f64,
+    /// The FP32 peak measured again after the table (a busy machine shows as a change).
+    pub fp32_peak_after_gflops: Option<f64>,
+    /// Whether the table's noise check found the machine's load changing.
+    pub noisy: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -317,10 +329,17 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     // The bar is cleared on errors too, so that the message starts on a clean line.
     let timed = run_all(&ctx, &specs, &args, &progress);
     progress.finish_and_clear();
-    let (peak, results) = match timed? {
+    let (peak, mut results) = match timed? {
         Timed::Profiled => return Ok(()),
         Timed::Table(peak, results) => (peak, results),
     };
+    // The peak again, after the table: a machine whose load changed shows it.
+    let after = measure_peak(&ctx)?;
+    let check = noise::PeakCheck {
+        before: peak.fp32_gflops,
+        after: after.fp32_gflops,
+    };
+    noise::judge(&mut results, &check, &peak);
     let adapter = AdapterReport {
         name: ctx.info.name.clone(),
         backend: format!("{:?}", ctx.info.backend),
@@ -330,6 +349,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         shader_f16: ctx.has(wgpu::Features::SHADER_F16),
         timestamps: ctx.has(wgpu::Features::TIMESTAMP_QUERY),
         fp32_peak_gflops: peak.fp32_gflops,
+        fp32_peak_after_gflops: Some(after.fp32_gflops),
+        noisy: check.warning(),
     };
     let title = format!(
         "gpu-resnet on {} ({}), {}",
@@ -381,6 +402,9 @@ fn run_all(
         for &precision in &args.precision {
             let storage = choose_storage(ctx, precision, args.f16_mode)?;
             let model = Model::new(ctx, &weights, storage)?;
+            if let Some(w) = model.tune_status.warning() {
+                progress.suspend(|| eprintln!("{w}"));
+            }
             for &batch in &args.batch {
                 progress.set_message(format!("{} {} batch {batch}", spec.name, storage.name()));
                 results.push(time_config(&model, spec, precision, batch, args, &peak)?);
@@ -456,5 +480,9 @@ fn time_config(
         fraction_of_peak: peak_here.map(|p| gflops / p),
         flops: plan.flops(),
         params: spec.arch.params(1000),
+        tuned_convs: plan.tuned_convs().0,
+        convs: plan.tuned_convs().1,
+        spread: 0.0,
+        distrust: None,
     })
 }

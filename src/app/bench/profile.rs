@@ -68,7 +68,17 @@ pub(super) fn profile(
         Stats::of(&totals).map_or(0.0, |s| s.median),
         peak.fp32_gflops
     );
-    out += "| layer | kernel | shape | MFLOPs | time (ms) | GFLOP/s | % of peak | share |\n|---|---|---|---|---|---|---|---|\n";
+    let (tuned, convs) = plan.tuned_convs();
+    out += &format!(
+        "Conv tiles: {tuned} of {convs} from the tuning cache ({}), the rest from the default heuristic.\n\n",
+        match &model.tune_status {
+            crate::tune::TuneStatus::Loaded(p) => format!("{}", p.display()),
+            crate::tune::TuneStatus::Missing(p) => format!("none yet at {}", p.display()),
+            crate::tune::TuneStatus::Ignored(p, why) => format!("{} ignored: {why}", p.display()),
+            crate::tune::TuneStatus::Off => "tuning off".to_string(),
+        }
+    );
+    out += "| layer | kernel | shape | tile | MFLOPs | time (ms) | GFLOP/s | % of peak | share |\n|---|---|---|---|---|---|---|---|---|\n";
     for &i in &order {
         let d = &plan.dispatches[i];
         let g = if medians[i] > 0.0 {
@@ -76,8 +86,12 @@ pub(super) fn profile(
         } else {
             0.0
         };
+        let tile = plan.convs[i].as_ref().map_or("-".to_string(), |c| {
+            let tuned = if c.tuned { " (tuned)" } else { "" };
+            format!("{}{tuned}", crate::tune::describe(&c.tile))
+        });
         out += &format!(
-            "| {} | {} | {} | {:.1} | {:.3} | {:.1} | {:.1}% | {:.1}% |\n",
+            "| {} | {} | {} | {tile} | {:.1} | {:.3} | {:.1} | {:.1}% | {:.1}% |\n",
             d.label,
             d.family,
             d.shape,
@@ -91,14 +105,14 @@ pub(super) fn profile(
     let conv_flops: u64 = plan
         .dispatches
         .iter()
-        .filter(|d| d.family == "conv")
+        .filter(|d| d.family == "conv" || d.family == "winograd")
         .map(|d| d.flops)
         .sum();
     let conv_ms: f64 = plan
         .dispatches
         .iter()
         .zip(&medians)
-        .filter(|(d, _)| d.family == "conv")
+        .filter(|(d, _)| d.family == "conv" || d.family == "winograd")
         .map(|(_, m)| m)
         .sum();
     let conv_g = conv_flops as f64 / (conv_ms * 1e-3).max(1e-12) / 1e9;

@@ -5,10 +5,10 @@ use crate::app::seed::seed_latency;
 use crate::arch::ModelSpec;
 
 pub(super) fn csv(results: &[BenchResult]) -> String {
-    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size\n");
+    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size,tuned_convs,convs,spread,distrust\n");
     for r in results {
         out += &format!(
-            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{},{}\n",
+            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{},{},{},{},{:.3},{}\n",
             r.model,
             r.precision,
             r.storage,
@@ -23,7 +23,11 @@ pub(super) fn csv(results: &[BenchResult]) -> String {
                 .map_or("".into(), |g| format!("{:.3}", g.median)),
             r.gflops,
             r.fraction_of_peak.map_or("".into(), |f| format!("{f:.4}")),
-            r.input_size
+            r.input_size,
+            r.tuned_convs,
+            r.convs,
+            r.spread,
+            r.distrust.as_deref().unwrap_or(""),
         );
     }
     out.trim_end().to_string()
@@ -92,6 +96,9 @@ pub(super) fn markdown(
             "**Input {size}x{size} (`--size`), not the crop size listed: not comparable with the seed's figures.**\n\n"
         );
     }
+    if let Some(w) = &adapter.noisy {
+        out += &format!("{w}\n\n");
+    }
     if !adapter.timestamps {
         out +=
             "This adapter has no timestamp queries: GPU times are n/a, wall times still run.\n\n";
@@ -146,10 +153,20 @@ pub(super) fn markdown(
         out += "\n";
     }
     out += "## Throughput (GFLOP/s achieved, % of the adapter's FMA peak)\n\n";
-    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s | % of peak |\n|---|---|---|---|---|---|\n";
-    for r in results {
+    if let Some(after) = adapter.fp32_peak_after_gflops {
         out += &format!(
-            "| {} | {} ({}) | {} | {:.2} | {:.1} | {} |\n",
+            "FP32 peak {:.1} GFLOP/s before the table, {after:.1} after; ratios use the higher. Tuned: conv dispatches whose tile came from `gpu-resnet tune`'s cache. Spread: p90 over the fastest wall sample.\n\n",
+            adapter.fp32_peak_gflops
+        );
+    }
+    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s | % of peak | tuned | spread | trust |\n|---|---|---|---|---|---|---|---|---|\n";
+    for r in results {
+        let trust = match &r.distrust {
+            Some(why) => format!("**distrust**: {why}"),
+            None => "ok".to_string(),
+        };
+        out += &format!(
+            "| {} | {} ({}) | {} | {:.2} | {:.1} | {} | {}/{} | {:.2} | {trust} |\n",
             r.model,
             r.precision,
             r.storage,
@@ -157,7 +174,10 @@ pub(super) fn markdown(
             r.flops as f64 / 1e9,
             r.gflops,
             r.fraction_of_peak
-                .map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0))
+                .map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0)),
+            r.tuned_convs,
+            r.convs,
+            r.spread,
         );
     }
     out.trim_end().to_string()
@@ -190,6 +210,8 @@ mod tests {
             shader_f16: false,
             timestamps: false,
             fp32_peak_gflops: 100.0,
+            fp32_peak_after_gflops: None,
+            noisy: None,
         };
         let result = BenchResult {
             model: "ResNet18".into(),
@@ -207,6 +229,10 @@ mod tests {
             fraction_of_peak: Some(0.01),
             flops: 1,
             params: 1,
+            tuned_convs: 0,
+            convs: 20,
+            spread: 1.0,
+            distrust: None,
         };
         let text = markdown(&adapter, &[spec], &args, &[result]);
         let rows: Vec<&str> = text

@@ -1,0 +1,157 @@
+//! `gpu-resnet tune`: measure the conv tiles on this adapter and cache the winners, which
+//! every later plan of the same adapter, driver, backend, build and storage uses.
+
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::app::cli::DeviceArgs;
+use crate::arch;
+use crate::error::{Error, Result};
+use crate::model::{choose_storage, F16Mode, Model, Precision};
+use crate::open::{load_weights, WeightsSource};
+use crate::tune::{
+    self, describe, describe_choice, BuildBudget, TuneOptions, TuneStamp, TuneTable,
+};
+
+#[derive(Args, Debug)]
+pub struct TuneArgs {
+    /// Models whose conv shapes to tune, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["ResNet50".to_string()])]
+    pub models: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 4, 8])]
+    pub batch: Vec<usize>,
+    #[arg(long, value_delimiter = ',', value_enum, default_values_t = vec![Precision::F32])]
+    pub precision: Vec<Precision>,
+    #[arg(long, value_enum, default_value_t = F16Mode::Auto)]
+    pub f16_mode: F16Mode,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Timed runs per candidate tile and batch (each dispatch's fastest counts).
+    #[arg(long, default_value_t = 2)]
+    pub reps: usize,
+    /// Larger tiles are not built once one pipeline's build took over a quarter of this.
+    #[arg(long, default_value_t = BuildBudget::default().seconds)]
+    pub max_build_seconds: f64,
+    /// Larger tiles are not built once one build grew peak memory by over a quarter of this.
+    #[arg(long, default_value_t = BuildBudget::default().megabytes)]
+    pub max_build_mb: f64,
+    /// Time the direct convs only (no Winograd candidates for the 3x3 stride-1 convs).
+    #[arg(long)]
+    pub no_winograd: bool,
+    /// Print what was measured without writing the cache.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Square input side instead of each model's crop.
+    #[arg(long, hide = true)]
+    pub size: Option<u32>,
+}
+
+pub fn tune(args: TuneArgs) -> Result<()> {
+    let specs: Vec<_> = args
+        .models
+        .iter()
+        .map(|n| arch::resolve(n.trim()))
+        .collect::<Result<_>>()?;
+    if args.batch.is_empty() || args.batch.contains(&0) {
+        return Err(Error::Input("--batch needs sizes of at least 1".into()));
+    }
+    let budget = BuildBudget {
+        seconds: args.max_build_seconds,
+        megabytes: args.max_build_mb,
+    };
+    if !(budget.seconds > 0.0 && budget.megabytes > 0.0) {
+        return Err(Error::Input(
+            "--max-build-seconds and --max-build-mb must be above 0".into(),
+        ));
+    }
+    let ctx = args.device.context()?;
+    println!("adapter: {}", ctx.describe());
+    let start = Instant::now();
+    for &precision in &args.precision {
+        let storage = choose_storage(&ctx, precision, args.f16_mode)?;
+        let stamp = TuneStamp::of(&ctx, storage);
+        let (existing, status) = tune::load(&ctx, storage);
+        if let Some(w) = status.warning() {
+            eprintln!("{w}");
+        }
+        let mut table = existing.unwrap_or_else(|| TuneTable::new(stamp.clone()));
+        for spec in &specs {
+            let source = WeightsSource::Synthetic {
+                classes: 1000,
+                seed: 0,
+            };
+            let weights = load_weights(&source, Some(&spec.name))?.weights;
+            let mut model = Model::new(&ctx, &weights, storage)?;
+            if !args.no_winograd {
+                model.prepare_winograd(&weights)?;
+            }
+            let side = args.size.map_or(spec.crop as usize, |s| s as usize);
+            let opts = TuneOptions {
+                batches: args.batch.clone(),
+                size: (side, side),
+                reps: args.reps,
+                budget,
+            };
+            let (shapes, builds) = tune::tune_model(&model, &opts, &mut table, &|line| {
+                eprintln!(
+                    "[{:>5.0} s] {} {}: {line}",
+                    start.elapsed().as_secs_f64(),
+                    spec.name,
+                    storage.name()
+                )
+            })?;
+            println!(
+                "\n{} {} ({side}x{side}), batches {:?}:\n",
+                spec.name,
+                storage.name(),
+                args.batch
+            );
+            println!("| conv shape | layers | default tile | ms | tuned tile | ms | speed-up |");
+            println!("|---|---:|---|---:|---|---:|---:|");
+            let (mut before, mut after) = (0.0, 0.0);
+            for s in &shapes {
+                before += s.heuristic_ms;
+                after += s.best_ms;
+                println!(
+                    "| {} | {} | {} | {:.2} | {} | {:.2} | {:.2}x |",
+                    s.shape.key(),
+                    s.layers,
+                    describe_choice(&s.heuristic),
+                    s.heuristic_ms,
+                    describe_choice(&s.best),
+                    s.best_ms,
+                    s.heuristic_ms / s.best_ms.max(1e-9)
+                );
+            }
+            println!(
+                "\nconv time over all batches: {before:.1} ms with the default tiles, {after:.1} ms tuned ({:.2}x)",
+                before / after.max(1e-9)
+            );
+            println!("\n| candidate | build (slowest pipeline) |\n|---|---|");
+            for b in &builds {
+                let cost = match &b.build {
+                    Ok((s, Some(mb))) => format!("{s:.1} s, +{mb:.0} MB peak"),
+                    Ok((s, None)) => format!("{s:.1} s"),
+                    Err(why) => why.clone(),
+                };
+                println!("| {} | {cost} |", describe(&b.tile));
+            }
+            if !args.dry_run {
+                // Written after each model, so that an interrupted run keeps what it measured.
+                match tune::cache_dir() {
+                    Some(dir) => {
+                        let path = tune::cache_file(&dir, &stamp);
+                        table.write(&path)?;
+                        println!("\nwrote {} entries to {}", table.entries.len(), path.display());
+                    }
+                    None => println!(
+                        "\nno cache directory (GPU_RESNET_TUNE=off, or no HOME / XDG_CACHE_HOME): nothing written"
+                    ),
+                }
+            }
+        }
+    }
+    println!("\ntuned in {:.0} s", start.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The conv tiles the tuner tries on an adapter, and what one pipeline build may cost.
+
+use crate::gpu::GpuContext;
+use crate::kernels::conv::{c4, Tile, WORKGROUP};
+
+/// Register tiles as (pixels, channel groups of 4), smallest first: from a GPU-sized 4x8 up
+/// to the 16x64 tile measured best on llvmpipe.
+const SHAPES: [(u32, u32); 11] = [
+    (4, 2),
+    (8, 1),
+    (8, 2),
+    (4, 4),
+    (8, 4),
+    (16, 2),
+    (16, 4),
+    (8, 8),
+    (16, 8),
+    (8, 16),
+    (16, 16),
+];
+
+/// The largest tile a cache entry may ask for (a damaged file must not build a huge kernel).
+const MAX_ACCUMULATORS: u32 = 1024;
+
+/// Every tile worth timing on this adapter, fewest accumulators first: each register tile
+/// with per-invocation weight fetches, and, where the adapter has subgroups of one fixed size,
+/// with weights shared by subgroup broadcast too.
+pub fn candidates(ctx: &GpuContext) -> Vec<Tile> {
+    let mut out = Vec::new();
+    for (tm, tn4) in SHAPES {
+        out.push(Tile { tm, tn4, share: 0 });
+        if let Some(s) = ctx.fixed_subgroup_size() {
+            let shared = Tile { tm, tn4, share: s };
+            if share_fits(&shared) {
+                out.push(shared);
+            }
+        }
+    }
+    out
+}
+
+/// Accumulators per invocation: what a pipeline's build cost grows with.
+pub fn accumulators(tile: &Tile) -> u32 {
+    tile.tm * tile.tn4 * 4
+}
+
+fn share_fits(tile: &Tile) -> bool {
+    tile.share > 1 && tile.share <= WORKGROUP && (tile.tn4 * 4).is_multiple_of(tile.share)
+}
+
+/// Whether `tile` can run a conv with `cout` output channels on this device.
+pub fn fits(ctx: &GpuContext, tile: &Tile, cout: usize) -> bool {
+    let sizes_ok = (1..=32).contains(&tile.tm)
+        && (1..=16).contains(&tile.tn4)
+        && accumulators(tile) <= MAX_ACCUMULATORS
+        && (c4(cout) as u32).is_multiple_of(tile.tn4);
+    let share_ok =
+        tile.share == 0 || (Some(tile.share) == ctx.fixed_subgroup_size() && share_fits(tile));
+    sizes_ok && share_ok
+}
+
+/// What one pipeline build may cost before the tuner stops trying larger tiles: some CPU
+/// adapters' shader compilers take minutes or gigabytes on large unrolled tiles (SwiftShader
+/// ran out of memory on the 16x64 tile), and a build cannot be interrupted. Tiles are tried
+/// smallest first; once a build takes more than a quarter of a budget, no tile with more
+/// accumulators is built (the next size up costs about 2-4x as much).
+#[derive(Clone, Copy, Debug)]
+pub struct BuildBudget {
+    pub seconds: f64,
+    pub megabytes: f64,
+}
+
+impl Default for BuildBudget {
+    fn default() -> Self {
+        BuildBudget {
+            seconds: 20.0,
+            megabytes: 2048.0,
+        }
+    }
+}
+
+impl BuildBudget {
+    /// Whether a build that took `seconds` and grew the peak memory by `megabytes` leaves room
+    /// for the next size up.
+    pub fn allows_larger(&self, seconds: f64, megabytes: f64) -> bool {
+        seconds <= self.seconds / 4.0 && megabytes <= self.megabytes / 4.0
+    }
+}
+
+/// The process's peak resident memory in MB (Linux), after resetting it where the kernel
+/// allows, so that the next reading measures what happens from now on.
+pub(crate) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident memory since the last reset, in MB, where the platform says.
+pub(crate) fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
