@@ -27,13 +27,21 @@ function engine() {
     }
     await init();
     const e = await Engine.create();
-    $("adapter").textContent = e.adapter() +
+    $("adapter").textContent = (await browserAdapter()) + " — " + e.adapter() +
       (e.hasGpuTimer() ? "; GPU time from timestamp queries" : "; no timestamp queries: wall time shown");
     $("adapter").classList.remove("muted");
     for (const name of Engine.models()) $("model").add(new Option(name, name));
     return e;
   })();
   return enginePromise;
+}
+
+// The browser's own words for its adapter (wgpu's adapter info has no name on WebGPU).
+async function browserAdapter() {
+  const info = (await navigator.gpu.requestAdapter())?.info;
+  if (!info) return "WebGPU";
+  return "WebGPU: " + ([info.vendor, info.architecture, info.device, info.description]
+    .filter((s) => s).join(" / ") || "adapter without a description");
 }
 
 // What is loaded now, so that repeated calls with the same weights do not upload them again.
@@ -60,7 +68,7 @@ async function classifyBytes(bytes, name, k) {
 function timingText(r) {
   return r.gpuMs != null
     ? `GPU time ${r.gpuMs.toFixed(1)} ms (timestamp queries: preprocessing + network); ` +
-      `wall time ${r.wallMs.toFixed(1)} ms`
+      `wall time ${r.wallMs.toFixed(1)} ms (a model's first image also compiles its pipelines)`
     : `wall time ${r.wallMs.toFixed(1)} ms (this browser exposes no timestamp queries: ` +
       `includes upload and read-back)`;
 }
@@ -133,7 +141,7 @@ async function loadUrls(weightsUrl, model) {
   await load(await Promise.all(urls.map(fetchFile)), model);
 }
 window.gpuResnet = {
-  adapter: async () => (await engine()).adapter(),
+  adapter: async () => { await engine(); return $("adapter").textContent; },
   async infer(weightsUrl, inputNpyUrl, model) {
     await loadUrls(weightsUrl, model);
     const npy = new Uint8Array(await (await fetchFile(inputNpyUrl)).arrayBuffer());

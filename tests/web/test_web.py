@@ -55,7 +55,7 @@ def browser(profile):
                 "--enable-features=Vulkan", "--use-angle=swiftshader",
                 "--use-webgpu-adapter=swiftshader", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage", "--window-size=1000,900",
+                "--disable-dev-shm-usage", "--window-size=1000,1100",
                 f"--user-data-dir={profile}"]:
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
@@ -117,7 +117,9 @@ def native_top5(photo):
 
 
 def choose_files(driver, element_id, paths):
-    driver.find_element(By.ID, element_id).send_keys("\n".join(str(p) for p in paths))
+    element = driver.find_element(By.ID, element_id)
+    element.clear()  # a `multiple` input would otherwise add to its current files
+    element.send_keys("\n".join(str(p) for p in paths))
 
 
 def error_text(driver):
@@ -184,8 +186,8 @@ def main():
             log(f"adapter: {wait_page(driver, base + '/')}")
             check_golden(driver, base)
             driver.get(base + "/")  # a fresh page for the UI flow
-            WebDriverWait(driver, 60).until(
-                lambda d: d.execute_script("return !!window.gpuResnet"))
+            WebDriverWait(driver, 60).until(  # the engine is up once the model list is filled
+                lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model option")) > 1)
             check_photo_and_errors(driver, photo, bad_image, bad_weights)
         finally:
             for entry in driver.get_log("browser")[-20:] if os.environ.get("WEB_CONSOLE") else []:

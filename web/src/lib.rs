@@ -63,9 +63,10 @@ impl Engine {
         })
     }
 
-    /// The adapter, as `gpu-resnet adapters` describes one.
+    /// The adapter, as `gpu-resnet adapters` describes one (WebGPU gives wgpu no name: the
+    /// page adds the browser's own description).
     pub fn adapter(&self) -> String {
-        self.ctx.describe()
+        self.ctx.describe().trim_start().to_string()
     }
 
     /// Whether runs report GPU time (the browser exposes timestamp queries).
