@@ -11,6 +11,7 @@ pub mod check;
 pub mod classify;
 pub mod decode;
 pub mod error;
+pub mod finite;
 pub mod gpu;
 pub mod kernels;
 pub mod labels;

@@ -1,7 +1,8 @@
 //! Opening a model: the one way every front end (the CLI's commands, the server, the browser,
 //! an embedder) turns "these weights, this precision, on this device" into a [`Model`] or a
 //! [`Classifier`]. Weights come from a path (a file or a directory), from bytes (callers with
-//! no file system), or are synthetic; the architecture comes from the model name given.
+//! no file system), or are synthetic. The architecture is recognised from the weights (a model
+//! name, when given, must agree; synthetic weights need one).
 
 use std::path::{Path, PathBuf};
 
@@ -11,12 +12,13 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::model::{choose_storage, F16Mode, Model, Precision};
 use crate::preprocess::PreprocessConfig;
-use crate::weights::{self, ModelWeights};
+use crate::weights::{self, ModelWeights, SourceInfo};
 
 /// Where a model's weights come from.
 #[derive(Clone, Debug)]
 pub enum WeightsSource {
-    /// A weights file (`.pdparams`, safetensors) or a directory holding one model.
+    /// A weights file (`.pdparams`, safetensors, ONNX, a Paddle inference program) or a
+    /// directory holding a Paddle inference model.
     Path(PathBuf),
     /// One file's bytes; `name` names it in messages.
     Bytes { name: String, bytes: Vec<u8> },
@@ -62,14 +64,47 @@ pub struct OpenOptions {
 pub struct LoadedWeights {
     pub spec: ModelSpec,
     pub weights: ModelWeights,
+    /// What the file said (format, declared input, inference.yml); `None` for synthetic weights.
+    pub info: Option<SourceInfo>,
+}
+
+impl LoadedWeights {
+    /// `ResNet101_vd (102 classes, input x [N,3,224,224])`, for "recognised ..." messages.
+    pub fn summary(&self) -> String {
+        match &self.info {
+            Some(info) => info.summary(&self.weights),
+            None => format!(
+                "{} ({} classes, synthetic)",
+                self.spec.name, self.weights.classes
+            ),
+        }
+    }
+
+    /// The preprocessing: inference.yml's when the model has one, else the release's.
+    pub fn preprocess(&self) -> PreprocessConfig {
+        match self.info.as_ref().and_then(|i| i.deploy_config.as_ref()) {
+            Some(c) => c.preprocess,
+            None => PreprocessConfig::for_model(&self.spec),
+        }
+    }
+
+    /// inference.yml's label list, when it has one with an entry per class.
+    pub fn labels(&self) -> Option<Vec<String>> {
+        let labels = self.info.as_ref()?.deploy_config.as_ref()?.labels.clone()?;
+        (labels.len() == self.weights.classes).then_some(labels)
+    }
 }
 
 /// A model resident on the GPU with what a front end needs around it.
 pub struct Opened {
     pub spec: ModelSpec,
     pub model: Model,
-    /// The image preprocessing its release uses.
+    /// The image preprocessing: inference.yml's beside a deployment model, else its release's.
     pub preprocess: PreprocessConfig,
+    /// Class names from inference.yml, when the model has them.
+    pub labels: Option<Vec<String>>,
+    /// `ResNet101_vd (102 classes, input x [N,3,224,224])`.
+    pub summary: String,
 }
 
 impl Opened {
@@ -80,36 +115,61 @@ impl Opened {
     }
 }
 
-/// Read `source` and check it against the architecture of `model`.
+/// The spec of a recognised architecture: its name, and the declared input size (320 for a
+/// Fix_ export) when the file gives one.
+fn recognised_spec(
+    arch: &crate::arch::Arch,
+    input_hw: Option<(usize, usize)>,
+) -> Result<ModelSpec> {
+    let mut spec = arch::resolve(arch.name)?;
+    if let Some((h, w)) = input_hw.filter(|(h, w)| h == w) {
+        spec.crop = h as u32;
+        spec.resize_short = if h == 224 { 256 } else { w as u32 };
+    }
+    Ok(spec)
+}
+
+/// Read `source`, recognising its architecture; `model`, when given, must agree with it
+/// (synthetic weights need it).
 pub fn load_weights(source: &WeightsSource, model: Option<&str>) -> Result<LoadedWeights> {
-    let name = model.ok_or_else(|| {
-        Error::Input(format!(
-            "{}: a model name is needed to read these weights (--model; `gpu-resnet models` lists them)",
-            source.describe()
-        ))
-    })?;
-    let spec = arch::resolve(name)?;
-    let weights = match source {
-        WeightsSource::Path(path) => weights::load_weights(path, &spec.arch)?,
-        WeightsSource::Bytes { name, bytes } => {
-            let tensors = weights::parse_tensors(bytes, Path::new(name))?;
-            weights::map_weights(&tensors, &spec.arch, name)?
-        }
+    let hint = model.map(arch::resolve).transpose()?;
+    let from_file = |s: weights::Source| -> Result<LoadedWeights> {
+        let loaded = weights::load(&s, hint.as_ref().map(|h| &h.arch))?;
+        let spec = match &hint {
+            Some(h) => h.clone(),
+            None => recognised_spec(&loaded.weights.arch, loaded.info.input_hw)?,
+        };
+        Ok(LoadedWeights {
+            spec,
+            weights: loaded.weights,
+            info: Some(loaded.info),
+        })
+    };
+    match source {
+        WeightsSource::Path(path) => from_file(weights::Source::Path(path)),
+        WeightsSource::Bytes { name, bytes } => from_file(weights::Source::Bytes { name, bytes }),
         WeightsSource::Files(files) => {
-            return Err(Error::Input(format!(
-                "{}: several files make a Paddle inference model, which this build cannot read yet",
-                files
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" + ")
-            )))
+            let named: Vec<(&str, &[u8])> = files
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            from_file(weights::Source::Files(&named))
         }
         WeightsSource::Synthetic { classes, seed } => {
-            weights::synthetic_weights(&spec.arch, *classes, *seed)
+            let spec = hint.ok_or_else(|| {
+                Error::Input(format!(
+                    "{}: a model name is needed for synthetic weights (--model; `gpu-resnet models` lists them)",
+                    source.describe()
+                ))
+            })?;
+            let weights = weights::synthetic_weights(&spec.arch, *classes, *seed);
+            Ok(LoadedWeights {
+                spec,
+                weights,
+                info: None,
+            })
         }
-    };
-    Ok(LoadedWeights { spec, weights })
+    }
 }
 
 /// Read `source`, choose the storage for `options.precision` on `ctx`, and upload the model.
@@ -122,7 +182,9 @@ pub fn open_model(
     let storage = choose_storage(ctx, options.precision, options.f16_mode)?;
     let model = Model::new(ctx, &loaded.weights, storage)?;
     Ok(Opened {
-        preprocess: PreprocessConfig::for_model(&loaded.spec),
+        preprocess: loaded.preprocess(),
+        labels: loaded.labels(),
+        summary: loaded.summary(),
         spec: loaded.spec,
         model,
     })

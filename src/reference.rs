@@ -51,7 +51,7 @@ pub fn avg_pool_2x2(x: &Activation) -> Activation {
     }
 }
 
-/// Conv (no bias) then BatchNorm (epsilon 1e-5), optionally ReLU.
+/// Conv then its BatchNorm (in f64, the file's epsilon) or its folded bias, optionally ReLU.
 pub fn conv_bn(x: &Activation, layer: &ConvLayer, p: &ConvBn, relu: bool) -> Activation {
     let pooled;
     let x = if layer.avg_pool_input {
@@ -65,13 +65,14 @@ pub fn conv_bn(x: &Activation, layer: &ConvLayer, p: &ConvBn, relu: bool) -> Act
     let wo = (x.w + 2 * pad - k) / s + 1;
     let mut out = vec![0.0f32; x.n * layer.cout * ho * wo];
     let mut acc = vec![0.0f64; ho * wo];
+    let weight = p.weight();
     for n in 0..x.n {
         for o in 0..layer.cout {
             acc.iter_mut().for_each(|a| *a = 0.0);
             for i in 0..layer.cin {
                 for ky in 0..k {
                     for kx in 0..k {
-                        let wv = p.weight[((o * layer.cin + i) * k + ky) * k + kx] as f64;
+                        let wv = weight[((o * layer.cin + i) * k + ky) * k + kx] as f64;
                         for oy in 0..ho {
                             let iy = (oy * s + ky) as isize - pad as isize;
                             if iy < 0 || iy >= x.h as isize {
@@ -88,10 +89,23 @@ pub fn conv_bn(x: &Activation, layer: &ConvLayer, p: &ConvBn, relu: bool) -> Act
                     }
                 }
             }
-            let inv_std = 1.0 / (p.var[o] as f64 + 1e-5).sqrt();
+            let (scale, shift) = match p {
+                ConvBn::BatchNorm {
+                    gamma,
+                    beta,
+                    mean,
+                    var,
+                    epsilon,
+                    ..
+                } => {
+                    let s = gamma[o] as f64 / (var[o] as f64 + *epsilon as f64).sqrt();
+                    (s, beta[o] as f64 - mean[o] as f64 * s)
+                }
+                ConvBn::Folded { bias, .. } => (1.0, bias[o] as f64),
+            };
             let base = (n * layer.cout + o) * ho * wo;
             for (j, a) in acc.iter().enumerate() {
-                let v = (a - p.mean[o] as f64) * inv_std * p.gamma[o] as f64 + p.beta[o] as f64;
+                let v = a * scale + shift;
                 out[base + j] = if relu { v.max(0.0) } else { v } as f32;
             }
         }

@@ -50,6 +50,14 @@ fn ranking_rules_per_precision() {
 
 #[test]
 fn every_f16_storage_mode_is_checked_where_the_adapter_has_it() {
+    if !requires(
+        "every_f16_storage_mode_is_checked_where_the_adapter_has_it",
+        ctx(),
+        wgpu::Features::SHADER_F16,
+        None,
+    ) {
+        return;
+    }
     let all = [Precision::F32, Precision::F16];
     let storages = |ctx| -> Vec<Storage> {
         check::modes(ctx, &all)

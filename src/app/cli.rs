@@ -1,4 +1,5 @@
-//! The command line: `models`, `adapters`, `infer`, `bench`, `peak`, `check`, `predict`, `eval`.
+//! The command line: `models`, `adapters`, `infer`, `bench`, `peak`, `check`, `predict`, `eval`,
+//! `inspect`.
 
 use std::path::PathBuf;
 
@@ -50,6 +51,16 @@ pub enum Command {
     Predict(crate::app::predict::PredictArgs),
     /// Top-1/top-5 accuracy and images/s on a labelled image set.
     Eval(crate::app::eval::EvalArgs),
+    /// What a weights file or inference model is: format, architecture, classes, input,
+    /// parameters, ignored tensors.
+    Inspect(crate::app::inspect::InspectArgs),
+    /// Serve models over the Open Inference Protocol (KServe v2 / Triton): HTTP/REST and gRPC,
+    /// dynamic batching, Prometheus metrics.
+    #[cfg(feature = "serve")]
+    Serve(crate::app::serve::ServeArgs),
+    /// Drive a running server with concurrent clients: images/s and latency percentiles.
+    #[cfg(feature = "serve")]
+    Loadgen(crate::app::serve::loadgen::LoadgenArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,6 +112,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => crate::app::check::check(args),
         Command::Predict(args) => crate::app::predict::predict(args),
         Command::Eval(args) => crate::app::eval::eval(args),
+        Command::Inspect(args) => crate::app::inspect::inspect(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => crate::app::serve::serve(args),
+        #[cfg(feature = "serve")]
+        Command::Loadgen(args) => crate::app::serve::loadgen::loadgen(args),
     }
 }
 

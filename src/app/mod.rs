@@ -10,6 +10,9 @@ pub mod cli;
 pub mod eval;
 pub mod feed;
 pub mod fetch;
+pub mod inspect;
 pub mod predict;
 pub mod seed;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod tune;

@@ -19,11 +19,14 @@ use crate::open::{open_model, OpenOptions, Opened, WeightsSource};
 /// The model to run and where to run it (shared by `infer`, `predict` and `eval`).
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Model name (see `gpu-resnet models`); for images it also sets the preprocessing (resize
-    /// 256, crop 224; 320/320 for Fix_ResNet50_vd_ssld_v2).
+    /// Model name (see `gpu-resnet models`). Optional with --weights: the architecture is
+    /// recognised from the file, and a name given must agree with it. For images it also sets
+    /// the preprocessing (resize 256, crop 224; 320/320 for Fix_ResNet50_vd_ssld_v2) unless the
+    /// model's directory has an inference.yml. Needed for synthetic weights.
     #[arg(long)]
-    pub model: String,
-    /// A .pdparams or .safetensors file, or a registered model name fetched into the cache;
+    pub model: Option<String>,
+    /// A .pdparams, .safetensors or ONNX file, a Paddle inference model (its directory, or its
+    /// inference.json / inference.pdmodel), or a registered model name fetched into the cache;
     /// omitted: deterministic synthetic weights (the classes then mean nothing).
     #[arg(long)]
     pub weights: Option<PathBuf>,
@@ -59,17 +62,22 @@ impl ModelArgs {
 
     pub fn options(&self) -> OpenOptions {
         OpenOptions {
-            model: Some(self.model.clone()),
+            model: self.model.clone(),
             precision: self.precision,
             f16_mode: self.f16_mode,
         }
     }
 
-    /// Load the weights, make the device and upload the model.
+    /// Load the weights, make the device and upload the model; says on stderr which
+    /// architecture the weights file was recognised as.
     pub fn open(&self) -> Result<Opened> {
         let source = self.source()?;
         let ctx = self.device.context()?;
-        open_model(&ctx, &source, &self.options())
+        let opened = open_model(&ctx, &source, &self.options())?;
+        if self.weights.is_some() {
+            eprintln!("recognised {}", opened.summary);
+        }
+        Ok(opened)
     }
 
     /// Load the weights, make the device and upload the model.
@@ -120,8 +128,17 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     if args.topk == 0 || args.batch == 0 {
         return Err(Error::Input("--topk and --batch must be at least 1".into()));
     }
-    let (spec, classifier) = args.model.classifier()?;
+    let opened = args.model.open()?;
+    let labels = opened.labels.clone();
+    if labels.is_some() {
+        eprintln!("labels and preprocessing from the model's inference.yml");
+    }
+    let (spec, classifier) = opened.into_classifier()?;
     let classes = classifier.model().classes;
+    let name_of = |class_id: usize| match &labels {
+        Some(l) => l[class_id].clone(),
+        None => label(class_id, classes),
+    };
     let files: Vec<String> = args
         .images
         .iter()
@@ -166,7 +183,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
                     .iter()
                     .map(|t| Top {
                         class_id: t.class_id,
-                        label: label(t.class_id, classes),
+                        label: name_of(t.class_id),
                         score: t.score,
                     })
                     .collect(),

@@ -41,15 +41,15 @@ pub fn random_activation(rng: &mut Rng, n: usize, c: usize, h: usize, w: usize) 
 /// A random conv + BN whose outputs stay O(1) (also used by the tests).
 pub fn random_conv_bn(rng: &mut Rng, cout: usize, cin: usize, k: usize) -> ConvBn {
     let scale = (3.0 / (cin * k * k) as f32).sqrt();
-    ConvBn {
-        weight: (0..cout * cin * k * k)
+    ConvBn::batch_norm(
+        (0..cout * cin * k * k)
             .map(|_| rng.uniform() * scale)
             .collect(),
-        gamma: (0..cout).map(|_| rng.range(0.5, 1.5)).collect(),
-        beta: (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
-        mean: (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
-        var: (0..cout).map(|_| rng.range(0.25, 2.0)).collect(),
-    }
+        (0..cout).map(|_| rng.range(0.5, 1.5)).collect(),
+        (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
+        (0..cout).map(|_| rng.range(-0.5, 0.5)).collect(),
+        (0..cout).map(|_| rng.range(0.25, 2.0)).collect(),
+    )
 }
 
 /// One conv to check: a layer, its input size and batch, its fused epilogue.

@@ -266,8 +266,8 @@ fn conv_once_as(
     }
     check_activation("conv input", x)?;
     let k2 = layer.kernel * layer.kernel;
-    check_len("conv weight", p.weight.len(), layer.cout * layer.cin * k2)?;
-    for v in [&p.gamma, &p.beta, &p.mean, &p.var] {
+    check_len("conv weight", p.weight().len(), layer.cout * layer.cin * k2)?;
+    for (_, v) in p.per_channel() {
         check_len("BN parameter", v.len(), layer.cout)?;
     }
     let (ho, wo) = (layer.out_size(x.h), layer.out_size(x.w));

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::{
     conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource,
+    Storage,
 };
 use crate::model::Model;
 use crate::tune::{self, ConvShape};
@@ -62,6 +63,10 @@ pub struct Plan {
     pub weight_bytes: u64,
     /// Number of activation buffers the arena needed.
     pub activation_slots: usize,
+    /// `run`/`run_timed` refuse NaN/Inf inputs and logits (`crate::finite`); clear it to let
+    /// non-finite values propagate.
+    pub check_finite: bool,
+    storage: Storage,
 }
 
 /// The buffers a plan owns besides its arena.
@@ -316,6 +321,8 @@ impl Plan {
                 logits_readback: buffers.logits_readback,
                 timestamps,
                 busy: Arc::default(),
+                check_finite: true,
+                storage,
             })
         })
     }

@@ -166,10 +166,17 @@ impl Plan {
                 self.input_len()
             )));
         }
+        if self.check_finite {
+            crate::finite::check_input(input_nchw, "the input batch")?;
+        }
         self.ctx
             .queue
             .write_buffer(&self.input, 0, bytemuck::cast_slice(input_nchw));
-        self.run_prepared(|_, _| {})
+        let (logits, timing) = self.run_prepared(|_, _| {})?;
+        if self.check_finite {
+            crate::finite::check_logits(&logits, self.storage)?;
+        }
+        Ok((logits, timing))
     }
 
     /// The plan's input buffer: float32 NCHW `[batch, 3, height, width]`, STORAGE | COPY_DST.

@@ -6,20 +6,31 @@ use super::names::ConvBn;
 /// PaddlePaddle's (and torchvision's) BatchNorm epsilon.
 pub const BN_EPSILON: f64 = 1e-5;
 
-/// Folded OIHW weights and per-output-channel bias.
+/// Folded OIHW weights and per-output-channel bias (a conv already folded is returned as is).
 pub fn fold_bn(conv: &ConvBn) -> (Vec<f32>, Vec<f32>) {
-    let cout = conv.gamma.len();
-    let per_out = conv.weight.len() / cout.max(1);
-    let mut weight = Vec::with_capacity(conv.weight.len());
+    let (weight, gamma, beta, mean, var, epsilon) = match conv {
+        ConvBn::Folded { weight, bias } => return (weight.clone(), bias.clone()),
+        ConvBn::BatchNorm {
+            weight,
+            gamma,
+            beta,
+            mean,
+            var,
+            epsilon,
+        } => (weight, gamma, beta, mean, var, *epsilon as f64),
+    };
+    let cout = gamma.len();
+    let per_out = weight.len() / cout.max(1);
+    let mut folded = Vec::with_capacity(weight.len());
     let mut bias = Vec::with_capacity(cout);
     for o in 0..cout {
-        let scale = conv.gamma[o] as f64 / (conv.var[o] as f64 + BN_EPSILON).sqrt();
-        weight.extend(
-            conv.weight[o * per_out..(o + 1) * per_out]
+        let scale = gamma[o] as f64 / (var[o] as f64 + epsilon).sqrt();
+        folded.extend(
+            weight[o * per_out..(o + 1) * per_out]
                 .iter()
                 .map(|&w| (w as f64 * scale) as f32),
         );
-        bias.push((conv.beta[o] as f64 - conv.mean[o] as f64 * scale) as f32);
+        bias.push((beta[o] as f64 - mean[o] as f64 * scale) as f32);
     }
-    (weight, bias)
+    (folded, bias)
 }

@@ -1,12 +1,18 @@
 //! Weight files: PaddlePaddle `.pdparams` pickles and safetensors, both read into a `TensorMap`.
 
+pub mod deploy;
 pub mod fold;
+pub mod inference_yml;
+pub mod load;
 pub mod names;
 pub mod pdparams;
+pub mod recognise;
 pub mod safetensors;
 pub mod synthetic;
 
+pub use load::{load, LoadedWeights, Source, SourceInfo, WeightsFormat};
 pub use names::{map_weights, ConvBn, ModelWeights, Scheme};
+pub use recognise::recognise;
 pub use synthetic::synthetic_weights;
 
 use std::path::Path;

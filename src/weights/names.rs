@@ -180,15 +180,78 @@ pub fn fc_keys(scheme: Scheme) -> (&'static str, &'static str) {
     }
 }
 
-/// One conv layer's weights and BatchNorm as stored (not yet folded).
+/// One conv layer's parameters as stored: its weight with a BatchNorm (not yet folded), or
+/// with a bias the BatchNorm was already folded into (ONNX exports from torch often do that).
 #[derive(Clone, Debug)]
-pub struct ConvBn {
+pub enum ConvBn {
+    BatchNorm {
+        /// OIHW
+        weight: Vec<f32>,
+        gamma: Vec<f32>,
+        beta: Vec<f32>,
+        mean: Vec<f32>,
+        var: Vec<f32>,
+        /// As the file gives it (Paddle's and ONNX's `epsilon`; 1e-5 for checkpoints).
+        epsilon: f32,
+    },
+    Folded {
+        /// OIHW
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    },
+}
+
+impl ConvBn {
+    /// A conv + BatchNorm with the family's epsilon (1e-5).
+    pub fn batch_norm(
+        weight: Vec<f32>,
+        gamma: Vec<f32>,
+        beta: Vec<f32>,
+        mean: Vec<f32>,
+        var: Vec<f32>,
+    ) -> Self {
+        ConvBn::BatchNorm {
+            weight,
+            gamma,
+            beta,
+            mean,
+            var,
+            epsilon: super::fold::BN_EPSILON as f32,
+        }
+    }
+
     /// OIHW
-    pub weight: Vec<f32>,
-    pub gamma: Vec<f32>,
-    pub beta: Vec<f32>,
-    pub mean: Vec<f32>,
-    pub var: Vec<f32>,
+    pub fn weight(&self) -> &[f32] {
+        match self {
+            ConvBn::BatchNorm { weight, .. } | ConvBn::Folded { weight, .. } => weight,
+        }
+    }
+
+    /// OIHW, to change in place.
+    pub fn weight_mut(&mut self) -> &mut Vec<f32> {
+        match self {
+            ConvBn::BatchNorm { weight, .. } | ConvBn::Folded { weight, .. } => weight,
+        }
+    }
+
+    /// The per-output-channel arrays with what they are, for shape checks.
+    pub fn per_channel(&self) -> Vec<(&'static str, &[f32])> {
+        match self {
+            ConvBn::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                ..
+            } => vec![
+                ("the BN scale", gamma),
+                ("the BN shift", beta),
+                ("the BN mean", mean),
+                ("the BN variance", var),
+            ],
+            ConvBn::Folded { bias, .. } => vec![("the conv bias", bias)],
+        }
+    }
 }
 
 /// A whole network's weights in the engine's order, checked against its architecture.
@@ -233,15 +296,10 @@ impl ModelWeights {
         }
         for (layer, conv) in layers.iter().zip(&self.convs) {
             let weight = layer.cout * layer.cin * layer.kernel * layer.kernel;
-            if conv.weight.len() != weight {
-                return Err(bad(&layer.name, "the weight", conv.weight.len(), weight));
+            if conv.weight().len() != weight {
+                return Err(bad(&layer.name, "the weight", conv.weight().len(), weight));
             }
-            for (what, v) in [
-                ("the BN scale", &conv.gamma),
-                ("the BN shift", &conv.beta),
-                ("the BN mean", &conv.mean),
-                ("the BN variance", &conv.var),
-            ] {
+            for (what, v) in conv.per_channel() {
                 if v.len() != layer.cout {
                     return Err(bad(&layer.name, what, v.len(), layer.cout));
                 }
@@ -324,21 +382,21 @@ pub fn map_weights(tensors: &TensorMap, arch: &Arch, source: &str) -> Result<Mod
         let c = layer.cout;
         let weight = taker.take(&keys.weight, &[c, layer.cin, layer.kernel, layer.kernel])?;
         let [g, b, m, v] = &keys.bn;
-        let conv = ConvBn {
-            weight,
-            gamma: taker.take(g, &[c])?,
-            beta: taker.take(b, &[c])?,
-            mean: taker.take(m, &[c])?,
-            var: taker.take(v, &[c])?,
-        };
-        if let Some(bad) = conv.var.iter().position(|&x| x < 0.0) {
+        let var = taker.take(v, &[c])?;
+        if let Some(bad) = var.iter().position(|&x| x < 0.0) {
             return Err(Error::tensor(
                 source,
                 v.as_str(),
                 format!("negative variance at channel {bad}"),
             ));
         }
-        convs.push(conv);
+        convs.push(ConvBn::batch_norm(
+            weight,
+            taker.take(g, &[c])?,
+            taker.take(b, &[c])?,
+            taker.take(m, &[c])?,
+            var,
+        ));
     }
     let (wk, bk) = fc_keys(scheme);
     let classes = match tensors.get(bk) {

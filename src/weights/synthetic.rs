@@ -41,13 +41,13 @@ pub fn synthetic_weights(arch: &Arch, classes: usize, seed: u64) -> ModelWeights
             let fan_in = (l.cin * l.kernel * l.kernel) as f32;
             let scale = (6.0 / fan_in).sqrt();
             let n = l.cout * l.cin * l.kernel * l.kernel;
-            ConvBn {
-                weight: (0..n).map(|_| rng.uniform() * scale).collect(),
-                gamma: (0..l.cout).map(|_| rng.range(0.3, 0.7)).collect(),
-                beta: (0..l.cout).map(|_| rng.range(-0.2, 0.2)).collect(),
-                mean: (0..l.cout).map(|_| rng.range(-0.3, 0.3)).collect(),
-                var: (0..l.cout).map(|_| rng.range(0.5, 2.0)).collect(),
-            }
+            ConvBn::batch_norm(
+                (0..n).map(|_| rng.uniform() * scale).collect(),
+                (0..l.cout).map(|_| rng.range(0.3, 0.7)).collect(),
+                (0..l.cout).map(|_| rng.range(-0.2, 0.2)).collect(),
+                (0..l.cout).map(|_| rng.range(-0.3, 0.3)).collect(),
+                (0..l.cout).map(|_| rng.range(0.5, 2.0)).collect(),
+            )
         })
         .collect();
     let features = arch.features();

@@ -32,6 +32,15 @@ pub fn gl_ctx() -> &'static GpuContext {
     })
 }
 
+/// wgpu's GL backend shares one EGL context per adapter behind a lock whose wait panics after
+/// 6 s ("Could not lock adapter context"); on a loaded machine one test holding it through a
+/// long shader compile made a parallel test's poll panic. Tests of one binary that use the GL
+/// adapter hold this while they run, so they take turns.
+pub fn gl_exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static GL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn golden(file: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden")).join(file)
 }
@@ -49,3 +58,37 @@ pub fn rel_err(got: &[f32], want: &[f32]) -> f64 {
 // One source of truth for tolerances and ranking rules: the library's, shared with `check`.
 #[allow(unused_imports)]
 pub use gpu_resnet::check::{ranks_agree, tolerance, top_k, Compared, F16_EPS};
+
+/// Whether `ctx` has the `features` and at least the `limits` a test needs. Where it does not,
+/// the test's name and the reason go to stderr and the result is `false`, so the test returns
+/// early, visibly skipped rather than silently passed. `GPU_RESNET_REQUIRE_ALL=1` (set by
+/// `.ci/run`, whose lavapipe has everything the suite asks for) turns a skip into a failure.
+pub fn requires(
+    test: &str,
+    ctx: &GpuContext,
+    features: wgpu::Features,
+    limits: Option<&wgpu::Limits>,
+) -> bool {
+    let missing_features = features - ctx.device.features();
+    let limits_ok = limits.is_none_or(|want| ctx.device.limits().check_limits(want));
+    if missing_features.is_empty() && limits_ok {
+        return true;
+    }
+    let mut why = Vec::new();
+    if !missing_features.is_empty() {
+        why.push(format!("features {missing_features:?}"));
+    }
+    if !limits_ok {
+        why.push("the limits it needs".to_string());
+    }
+    let message = format!(
+        "{test}: skipped: {} lacks {}",
+        ctx.describe(),
+        why.join(" and ")
+    );
+    if std::env::var_os("GPU_RESNET_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{message} (GPU_RESNET_REQUIRE_ALL=1 makes that a failure)");
+    }
+    eprintln!("{message}");
+    false
+}

@@ -1,0 +1,157 @@
+//! The inference path both transports share: find the model, decode the inputs (image files off
+//! the async runtime), queue the rows, await the answer within the request's time limit, encode
+//! the outputs, count it all in the metrics.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use image::RgbaImage;
+
+use crate::preprocess::Sampling;
+
+use super::metrics::ModelMetrics;
+use super::models::ServedModel;
+use super::protocol::{self, ApiError, InferCall, OutputTensor, Payload};
+use super::queue::{Job, Rows};
+
+/// The server's models and limits, shared by every handler.
+pub struct ServerState {
+    pub models: Vec<Arc<ServedModel>>,
+    pub timeout: Duration,
+    pub max_body: usize,
+    /// Cleared when shutdown starts.
+    pub accepting: std::sync::atomic::AtomicBool,
+}
+
+impl ServerState {
+    pub fn model(&self, name: &str, version: Option<&str>) -> Result<&Arc<ServedModel>, ApiError> {
+        let model = self.models.iter().find(|m| m.name == name).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "unknown model `{name}`; this server has: {}",
+                self.models
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        match version {
+            Some(v) if !v.is_empty() && v != super::models::VERSION => {
+                Err(ApiError::not_found(format!(
+                    "model `{name}` has no version `{v}`; it has version {}",
+                    super::models::VERSION
+                )))
+            }
+            _ => Ok(model),
+        }
+    }
+
+    pub fn ready(&self) -> bool {
+        self.accepting.load(Ordering::Acquire) && self.models.iter().all(|m| m.ready())
+    }
+}
+
+/// What an inference answers with.
+pub struct InferResult {
+    pub id: Option<String>,
+    pub outputs: Vec<OutputTensor>,
+}
+
+/// Run `call` on `model`; `allow_non_finite` is the request parameter of that name.
+pub async fn infer(
+    state: &ServerState,
+    model: &Arc<ServedModel>,
+    call: InferCall,
+    allow_non_finite: bool,
+) -> Result<InferResult, ApiError> {
+    let start = Instant::now();
+    let result = infer_inner(state, model, call, allow_non_finite).await;
+    let m = &model.metrics;
+    match &result {
+        Ok(_) => ModelMetrics::add(&m.request_success, 1),
+        Err(_) => ModelMetrics::add(&m.request_failure, 1),
+    }
+    ModelMetrics::add(&m.request_duration_us, start.elapsed().as_micros() as u64);
+    result
+}
+
+async fn infer_inner(
+    state: &ServerState,
+    model: &Arc<ServedModel>,
+    call: InferCall,
+    allow_non_finite: bool,
+) -> Result<InferResult, ApiError> {
+    if !model.ready() {
+        return Err(ApiError::unavailable(format!(
+            "model `{}` is not ready",
+            model.name
+        )));
+    }
+    protocol::check_outputs(&call.outputs)?;
+    let spec = model.input;
+    let payload = protocol::decode_inputs(call.inputs, &spec, allow_non_finite)?;
+    let rows = match payload {
+        Payload::Tensor(v) => Rows::Tensor(v),
+        Payload::Encoded(files) => {
+            let model = model.clone();
+            let images = tokio::task::spawn_blocking(move || decode_images(&model, files))
+                .await
+                .map_err(|e| ApiError::new(500, format!("image decoding stopped: {e}")))??;
+            Rows::Images(images)
+        }
+    };
+    let count = match &rows {
+        Rows::Tensor(v) => v.len() / (3 * spec.height * spec.width),
+        Rows::Images(v) => v.len(),
+    };
+    let (job, answer) = Job::new(rows, count, spec.classes, allow_non_finite);
+    model.queue.push(job)?;
+    let answer = match tokio::time::timeout(state.timeout, answer).await {
+        Ok(Ok(answer)) => answer?,
+        Ok(Err(_)) => {
+            return Err(ApiError::new(
+                500,
+                "the GPU worker stopped before answering",
+            ))
+        }
+        Err(_) => {
+            return Err(ApiError::new(
+                504,
+                format!(
+                    "no answer within the request time limit ({} ms, --timeout-ms)",
+                    state.timeout.as_millis()
+                ),
+            ))
+        }
+    };
+    ModelMetrics::add(&model.metrics.queue_duration_us, answer.queue_us);
+    Ok(InferResult {
+        id: call.id,
+        outputs: protocol::encode_outputs(&call.outputs, answer.logits, count, spec.classes),
+    })
+}
+
+/// Decode each file as `predict` does and check that the device and the crop can take it.
+fn decode_images(model: &ServedModel, files: Vec<Vec<u8>>) -> Result<Vec<RgbaImage>, ApiError> {
+    let max_bytes = model.max_image_bytes.load(Ordering::Relaxed);
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let name = format!("input `image` element {i}");
+            let image = crate::decode::decode_bytes(bytes, Path::new(&name))
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+            let (w, h) = image.dimensions();
+            if 4 * w as u64 * h as u64 > max_bytes {
+                return Err(ApiError::bad(format!(
+                    "{name}: a {w}x{h} image is over the device's largest upload ({max_bytes} bytes)"
+                )));
+            }
+            Sampling::resize_short_center_crop(w, h, &model.preprocess)
+                .map_err(|e| ApiError::bad(format!("{name}: {e}")))?;
+            Ok(image)
+        })
+        .collect()
+}

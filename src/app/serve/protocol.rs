@@ -1,0 +1,595 @@
+//! The Open Inference Protocol's request and response, independent of the transport: REST (JSON
+//! with the binary tensor data extension) and gRPC both decode into an [`InferCall`] and encode
+//! from an [`InferOutputs`]. Every refusal is an [`ApiError`] naming the input, shape or datatype
+//! at fault.
+
+use std::fmt;
+
+use half::f16;
+
+/// A refusal with the HTTP status it maps to (gRPC maps it to a status code).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+    /// Seconds a client should wait before retrying (queue full).
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, message)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// An input tensor's elements as the transport delivered them.
+#[derive(Debug)]
+pub enum TensorData {
+    /// The JSON `data` array (flat or nested, row-major).
+    Json(serde_json::Value),
+    /// Little-endian bytes: the binary extension's slice or gRPC's raw_input_contents.
+    Raw(Vec<u8>),
+    /// gRPC's typed `contents`.
+    Fp32(Vec<f32>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+#[derive(Debug)]
+pub struct InferInput {
+    pub name: String,
+    pub datatype: String,
+    pub shape: Vec<i64>,
+    pub data: TensorData,
+}
+
+/// One output the client asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RequestedOutput {
+    pub name: String,
+    /// REST only: whether to send it as binary (None: the request's default).
+    pub binary: Option<bool>,
+    /// The classification extension: the top `k` classes as BYTES "score:index:label".
+    pub classification: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+pub struct InferCall {
+    pub id: Option<String>,
+    pub inputs: Vec<InferInput>,
+    /// Empty: every output, as the protocol says.
+    pub outputs: Vec<RequestedOutput>,
+}
+
+/// The names the served models use for their tensors.
+pub const TENSOR_INPUT: &str = "x";
+pub const IMAGE_INPUT: &str = "image";
+pub const LOGITS_OUTPUT: &str = "logits";
+pub const PROBABILITIES_OUTPUT: &str = "probabilities";
+
+/// What a model needs to check a request: its input size and class count.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSpec {
+    pub height: usize,
+    pub width: usize,
+    pub classes: usize,
+}
+
+/// The rows of a request, ready for the batcher.
+pub enum Payload {
+    /// NCHW float32, `rows * 3 * h * w` values.
+    Tensor(Vec<f32>),
+    /// Encoded image files, decoded off the async runtime before queueing.
+    Encoded(Vec<Vec<u8>>),
+}
+
+/// Decode the request's single input into rows. `allow_non_finite`: pass NaN/Inf through
+/// (they then propagate into the logits) instead of refusing them.
+pub fn decode_inputs(
+    inputs: Vec<InferInput>,
+    spec: &InputSpec,
+    allow_non_finite: bool,
+) -> Result<Payload, ApiError> {
+    let mut inputs = inputs;
+    if inputs.len() != 1 {
+        return Err(ApiError::bad(format!(
+            "expected exactly one input (`{TENSOR_INPUT}`: FP32/FP16 [N, 3, {}, {}], or \
+             `{IMAGE_INPUT}`: BYTES [N] of encoded image files), got {}",
+            spec.height,
+            spec.width,
+            inputs.len()
+        )));
+    }
+    let input = inputs.remove(0);
+    match input.name.as_str() {
+        TENSOR_INPUT => decode_tensor(input, spec, allow_non_finite).map(Payload::Tensor),
+        IMAGE_INPUT => decode_images(input).map(Payload::Encoded),
+        other => Err(ApiError::bad(format!(
+            "unknown input `{other}`; this model takes `{TENSOR_INPUT}` (FP32/FP16 [N, 3, {}, {}]) \
+             or `{IMAGE_INPUT}` (BYTES [N])",
+            spec.height, spec.width
+        ))),
+    }
+}
+
+fn shape_text(shape: &[i64]) -> String {
+    format!(
+        "[{}]",
+        shape
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn decode_tensor(
+    input: InferInput,
+    spec: &InputSpec,
+    allow_non_finite: bool,
+) -> Result<Vec<f32>, ApiError> {
+    let name = &input.name;
+    let (h, w) = (spec.height as i64, spec.width as i64);
+    let shape = &input.shape;
+    if shape.len() != 4 || shape[0] < 1 || shape[1] != 3 || shape[2] != h || shape[3] != w {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: shape {} does not match the model's [N, 3, {h}, {w}] (N >= 1)",
+            shape_text(shape)
+        )));
+    }
+    let count = shape.iter().product::<i64>() as usize;
+    let values: Vec<f32> = match (input.datatype.as_str(), input.data) {
+        ("FP32", TensorData::Raw(bytes)) => {
+            check_bytes(name, bytes.len(), count, 4)?;
+            bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)
+        }
+        ("FP16", TensorData::Raw(bytes)) => {
+            check_bytes(name, bytes.len(), count, 2)?;
+            bytemuck::pod_collect_to_vec::<u8, u16>(&bytes)
+                .into_iter()
+                .map(|b| f16::from_bits(b).to_f32())
+                .collect()
+        }
+        ("FP32" | "FP16", TensorData::Json(value)) => {
+            let mut out = Vec::with_capacity(count);
+            flatten_numbers(&value, name, &mut out)?;
+            out
+        }
+        ("FP32", TensorData::Fp32(v)) => v,
+        ("FP32" | "FP16", TensorData::Bytes(_)) => {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: datatype {} but the data are bytes",
+                input.datatype
+            )))
+        }
+        ("FP16", TensorData::Fp32(_)) => {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: FP16 data must come in raw_input_contents"
+            )))
+        }
+        (other, _) => {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: datatype {other} is not accepted; use FP32 or FP16 (or the \
+                 BYTES input `{IMAGE_INPUT}` for image files)"
+            )))
+        }
+    };
+    if values.len() != count {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: {} element(s) given, shape {} needs {count}",
+            values.len(),
+            shape_text(shape)
+        )));
+    }
+    if !allow_non_finite {
+        check_finite(name, &values)?;
+    }
+    Ok(values)
+}
+
+fn check_bytes(name: &str, got: usize, count: usize, size: usize) -> Result<(), ApiError> {
+    if got != count * size {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: {got} byte(s) of binary data, its shape needs {count} element(s) of \
+             {size} bytes = {}",
+            count * size
+        )));
+    }
+    Ok(())
+}
+
+/// NaN or Inf in a host tensor would run to finite-looking logits (ReLU's max drops NaN).
+fn check_finite(name: &str, values: &[f32]) -> Result<(), ApiError> {
+    let mut bad = values.iter().enumerate().filter(|(_, v)| !v.is_finite());
+    if let Some((first, v)) = bad.next() {
+        let count = 1 + bad.count();
+        return Err(ApiError::bad(format!(
+            "input `{name}`: {count} non-finite value(s) (NaN or Inf), the first at flat index \
+             {first} ({v}); send finite values, or set the request parameter \
+             \"allow_non_finite\": true to have them propagate into the logits"
+        )));
+    }
+    Ok(())
+}
+
+fn flatten_numbers(
+    value: &serde_json::Value,
+    name: &str,
+    out: &mut Vec<f32>,
+) -> Result<(), ApiError> {
+    match value {
+        serde_json::Value::Array(items) => {
+            for item in items {
+                flatten_numbers(item, name, out)?;
+            }
+            Ok(())
+        }
+        serde_json::Value::Number(n) => {
+            out.push(n.as_f64().unwrap_or(f64::NAN) as f32);
+            Ok(())
+        }
+        // JSON has no NaN/Inf literals; Triton's clients write them as strings.
+        serde_json::Value::String(s) if matches!(s.as_str(), "NaN" | "nan" | "inf" | "-inf") => {
+            out.push(s.parse::<f32>().unwrap_or(f32::NAN));
+            Ok(())
+        }
+        other => Err(ApiError::bad(format!(
+            "input `{name}`: element {} is {}, not a number",
+            out.len(),
+            json_kind(other)
+        ))),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn decode_images(input: InferInput) -> Result<Vec<Vec<u8>>, ApiError> {
+    let name = &input.name;
+    if input.datatype != "BYTES" {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: datatype {} is not accepted; image files are BYTES",
+            input.datatype
+        )));
+    }
+    let shape = &input.shape;
+    let ok_shape = match shape.as_slice() {
+        [n] => *n >= 1,
+        [n, 1] => *n >= 1,
+        _ => false,
+    };
+    if !ok_shape {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: shape {} is not [N] or [N, 1] (one encoded image file per row)",
+            shape_text(shape)
+        )));
+    }
+    let count = shape[0] as usize;
+    let items = match input.data {
+        TensorData::Raw(bytes) => split_bytes_elements(&bytes, name)?,
+        TensorData::Bytes(items) => items,
+        TensorData::Json(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .flat_map(|v| match v {
+                serde_json::Value::Array(inner) => inner,
+                other => vec![other],
+            })
+            .enumerate()
+            .map(|(i, v)| match v {
+                serde_json::Value::String(s) => Ok(s.into_bytes()),
+                other => Err(ApiError::bad(format!(
+                    "input `{name}`: element {i} is {}, not a string",
+                    json_kind(&other)
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: BYTES data must be an array of strings or binary data"
+            )))
+        }
+    };
+    if items.len() != count {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: {} element(s) given, shape {} needs {count}",
+            items.len(),
+            shape_text(shape)
+        )));
+    }
+    Ok(items)
+}
+
+/// BYTES elements in binary form: each a little-endian u32 length, then that many bytes.
+pub fn split_bytes_elements(bytes: &[u8], name: &str) -> Result<Vec<Vec<u8>>, ApiError> {
+    let mut items = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.len() < 4 {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: BYTES element {} has a truncated length prefix",
+                items.len()
+            )));
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        if rest.len() - 4 < len {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: BYTES element {} claims {len} bytes, {} remain",
+                items.len(),
+                rest.len() - 4
+            )));
+        }
+        items.push(rest[4..4 + len].to_vec());
+        rest = &rest[4 + len..];
+    }
+    Ok(items)
+}
+
+/// BYTES elements in binary form (the inverse of `split_bytes_elements`).
+pub fn join_bytes_elements(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.len() + 4).sum());
+    for item in items {
+        out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        out.extend_from_slice(item);
+    }
+    out
+}
+
+/// One output tensor's elements.
+#[derive(Debug)]
+pub enum OutputData {
+    Fp32(Vec<f32>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+#[derive(Debug)]
+pub struct OutputTensor {
+    pub name: String,
+    pub datatype: &'static str,
+    pub shape: Vec<i64>,
+    pub data: OutputData,
+    /// REST: send as binary data (None: the request's default).
+    pub binary: Option<bool>,
+}
+
+impl OutputTensor {
+    /// The elements as the binary extension and gRPC's raw_output_contents lay them out.
+    pub fn raw_bytes(&self) -> Vec<u8> {
+        match &self.data {
+            OutputData::Fp32(v) => bytemuck::cast_slice(v).to_vec(),
+            OutputData::Bytes(items) => join_bytes_elements(items),
+        }
+    }
+
+    /// The elements as a flat JSON array.
+    pub fn json_data(&self) -> serde_json::Value {
+        match &self.data {
+            OutputData::Fp32(v) => serde_json::Value::Array(
+                v.iter()
+                    .map(|&x| {
+                        serde_json::Number::from_f64(x as f64)
+                            .map(serde_json::Value::Number)
+                            // JSON has no NaN: Triton's convention is the string.
+                            .unwrap_or_else(|| serde_json::Value::String(x.to_string()))
+                    })
+                    .collect(),
+            ),
+            OutputData::Bytes(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|i| serde_json::Value::String(String::from_utf8_lossy(i).into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Check the requested outputs before any GPU work, so a bad name costs nothing.
+pub fn check_outputs(outputs: &[RequestedOutput]) -> Result<(), ApiError> {
+    for o in outputs {
+        if o.name != LOGITS_OUTPUT && o.name != PROBABILITIES_OUTPUT {
+            return Err(ApiError::bad(format!(
+                "unknown output `{}`; this model has `{LOGITS_OUTPUT}` and `{PROBABILITIES_OUTPUT}`",
+                o.name
+            )));
+        }
+        if o.classification == Some(0) {
+            return Err(ApiError::bad(format!(
+                "output `{}`: classification needs k >= 1",
+                o.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The outputs asked for (all of them when none was named), from `rows` rows of logits.
+pub fn encode_outputs(
+    requested: &[RequestedOutput],
+    logits: Vec<f32>,
+    rows: usize,
+    classes: usize,
+) -> Vec<OutputTensor> {
+    let all;
+    let requested = if requested.is_empty() {
+        all = [LOGITS_OUTPUT, PROBABILITIES_OUTPUT].map(|name| RequestedOutput {
+            name: name.into(),
+            ..Default::default()
+        });
+        &all[..]
+    } else {
+        requested
+    };
+    let probabilities = || -> Vec<f32> {
+        logits
+            .chunks(classes.max(1))
+            .flat_map(crate::classify::softmax)
+            .collect()
+    };
+    requested
+        .iter()
+        .map(|o| {
+            let values = if o.name == PROBABILITIES_OUTPUT {
+                probabilities()
+            } else {
+                logits.clone()
+            };
+            match o.classification {
+                Some(k) => {
+                    let k = k.min(classes);
+                    let items = values
+                        .chunks(classes.max(1))
+                        .flat_map(|row| {
+                            crate::classify::top_k(row, k).into_iter().map(|p| {
+                                format!(
+                                    "{}:{}:{}",
+                                    p.score,
+                                    p.class_id,
+                                    crate::labels::label(p.class_id, classes)
+                                )
+                                .into_bytes()
+                            })
+                        })
+                        .collect();
+                    OutputTensor {
+                        name: o.name.clone(),
+                        datatype: "BYTES",
+                        shape: vec![rows as i64, k as i64],
+                        data: OutputData::Bytes(items),
+                        binary: o.binary,
+                    }
+                }
+                None => OutputTensor {
+                    name: o.name.clone(),
+                    datatype: "FP32",
+                    shape: vec![rows as i64, classes as i64],
+                    data: OutputData::Fp32(values),
+                    binary: o.binary,
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> InputSpec {
+        InputSpec {
+            height: 2,
+            width: 2,
+            classes: 3,
+        }
+    }
+
+    fn tensor(datatype: &str, shape: Vec<i64>, data: TensorData) -> Vec<InferInput> {
+        vec![InferInput {
+            name: TENSOR_INPUT.into(),
+            datatype: datatype.into(),
+            shape,
+            data,
+        }]
+    }
+
+    #[test]
+    fn tensors_decode_and_refusals_name_the_fault() {
+        let json = serde_json::json!([[1.0, 2.0, 3.0, 4.0], [5, 6, 7, 8], [9, 10, 11, 12]]);
+        match decode_inputs(
+            tensor("FP32", vec![1, 3, 2, 2], TensorData::Json(json)),
+            &spec(),
+            false,
+        ) {
+            Ok(Payload::Tensor(v)) => assert_eq!(v[11], 12.0),
+            _ => panic!("expected a tensor"),
+        }
+        let half: Vec<u8> = (0..12)
+            .flat_map(|i| f16::from_f32(i as f32).to_bits().to_le_bytes())
+            .collect();
+        match decode_inputs(
+            tensor("FP16", vec![1, 3, 2, 2], TensorData::Raw(half)),
+            &spec(),
+            false,
+        ) {
+            Ok(Payload::Tensor(v)) => assert_eq!(v[5], 5.0),
+            _ => panic!("expected a tensor"),
+        }
+        let err = |inputs| match decode_inputs(inputs, &spec(), false) {
+            Err(e) => e.message,
+            Ok(_) => panic!("accepted"),
+        };
+        assert!(err(tensor(
+            "INT8",
+            vec![1, 3, 2, 2],
+            TensorData::Raw(vec![0; 12])
+        ))
+        .contains("INT8"));
+        assert!(
+            err(tensor("FP32", vec![1, 3, 3, 2], TensorData::Raw(vec![]))).contains("[1, 3, 3, 2]")
+        );
+        assert!(err(tensor(
+            "FP32",
+            vec![1, 3, 2, 2],
+            TensorData::Raw(vec![0; 44])
+        ))
+        .contains("44 byte"));
+        let nan = serde_json::json!([0, 0, "NaN", 0, 0, 0, 0, "inf", 0, 0, 0, 0]);
+        let m = err(tensor("FP32", vec![1, 3, 2, 2], TensorData::Json(nan)));
+        assert!(m.contains("2 non-finite") && m.contains("index 2"), "{m}");
+    }
+
+    #[test]
+    fn bytes_elements_round_trip_and_truncation_is_refused() {
+        let items = vec![b"abc".to_vec(), vec![], vec![0xff; 5]];
+        let joined = join_bytes_elements(&items);
+        assert_eq!(split_bytes_elements(&joined, "image").unwrap(), items);
+        assert!(split_bytes_elements(&joined[..joined.len() - 1], "image").is_err());
+    }
+
+    #[test]
+    fn classification_strings() {
+        let out = encode_outputs(
+            &[RequestedOutput {
+                name: LOGITS_OUTPUT.into(),
+                binary: None,
+                classification: Some(2),
+            }],
+            vec![0.5, 2.0, 1.0, 3.0, 0.0, 1.0],
+            2,
+            3,
+        );
+        match &out[0].data {
+            OutputData::Bytes(items) => {
+                assert_eq!(items[0], b"2:1:class_1");
+                assert_eq!(items[3], b"1:2:class_2");
+            }
+            _ => panic!("expected BYTES"),
+        }
+        assert_eq!(out[0].shape, vec![2, 2]);
+    }
+}

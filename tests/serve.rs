@@ -1,0 +1,472 @@
+//! `gpu-resnet serve` end to end: the server binary on a loopback port, called over HTTP as a
+//! client would. Small synthetic models (ResNet18 at 32x32) except where the golden case is the
+//! point. The Python tests (scripts/test-tritonclient.sh) call it with the real tritonclient.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+/// A running server, killed when dropped.
+struct Server {
+    child: Child,
+    http: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gpu-resnet"))
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--grpc-port",
+                "0",
+            ])
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the gpu-resnet binary starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let http = loop {
+            let line = lines
+                .next()
+                .expect("the server prints `serving:` before it exits")
+                .expect("stderr is text");
+            eprintln!("server: {line}");
+            if let Some(rest) = line.strip_prefix("serving: http ") {
+                break format!("http://{}", rest.split_whitespace().next().unwrap());
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            lines.for_each(|l| eprintln!("server: {}", l.unwrap_or_default()))
+        });
+        Server { child, http }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.http)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// (status, body) of a GET.
+fn get(url: &str) -> (u16, String) {
+    let mut r = agent().get(url).call().expect("the server answers");
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// (status, headers' Inference-Header-Content-Length, body) of a POST.
+fn post(url: &str, body: &[u8], header_len: Option<usize>) -> (u16, Option<usize>, Vec<u8>) {
+    let mut req = agent().post(url);
+    if let Some(n) = header_len {
+        req = req.header("Inference-Header-Content-Length", n.to_string());
+    }
+    let mut r = req.send(body).expect("the server answers");
+    let status = r.status().as_u16();
+    let len = r
+        .headers()
+        .get("inference-header-content-length")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .unwrap_or_default();
+    (status, len, body)
+}
+
+/// Infer `rows` NCHW rows through the binary extension both ways; the logits `[rows][classes]`.
+fn infer_binary(server: &Server, model: &str, shape: [usize; 4], values: &[f32]) -> Vec<f32> {
+    let bytes: &[u8] = bytemuck::cast_slice(values);
+    let head = json!({
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": shape,
+                    "parameters": {"binary_data_size": bytes.len()}}],
+        "outputs": [{"name": "logits", "parameters": {"binary_data": true}}],
+    })
+    .to_string();
+    let mut body = head.clone().into_bytes();
+    body.extend_from_slice(bytes);
+    let url = server.url(&format!("/v2/models/{model}/infer"));
+    let (status, len, reply) = post(&url, &body, Some(head.len()));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let len = len.expect("a binary reply has Inference-Header-Content-Length");
+    let head: Value = serde_json::from_slice(&reply[..len]).unwrap();
+    let out = &head["outputs"][0];
+    assert_eq!(out["name"], "logits");
+    assert_eq!(out["datatype"], "FP32");
+    let size = out["parameters"]["binary_data_size"].as_u64().unwrap() as usize;
+    assert_eq!(size, reply.len() - len);
+    bytemuck::pod_collect_to_vec(&reply[len..])
+}
+
+/// Send `request` as is and read the reply until the server closes or goes quiet.
+fn raw_request(http: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(http.trim_start_matches("http://")).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&reply).contains("}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// Deterministic pseudo-random values in [-2, 2).
+fn values(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
+        })
+        .collect()
+}
+
+#[test]
+fn golden_logits_equal_infer_and_paddle() {
+    let weights = common::golden("ResNet18_vd.pdparams");
+    let input = common::golden("ResNet18_vd.input.npy");
+    let server = Server::start(&["--weights", weights.to_str().unwrap(), "--batch", "2"]);
+    let (status, meta) = get(&server.url("/v2/models/ResNet18_vd"));
+    assert_eq!(status, 200);
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["inputs"][0]["shape"], json!([-1, 3, 224, 224]));
+    assert_eq!(meta["outputs"][0]["shape"], json!([-1, 1000]));
+
+    let batch = gpu_resnet::npy::read_npy_f32(&input).unwrap();
+    let served = infer_binary(&server, "ResNet18_vd", [2, 3, 224, 224], &batch.data);
+
+    let out = std::env::temp_dir().join(format!("serve-golden-{}.npy", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_gpu-resnet"))
+        .args(["infer", "--model", "ResNet18_vd", "--weights"])
+        .arg(&weights)
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let infer = gpu_resnet::npy::read_npy_f32(&out).unwrap().data;
+    let _ = std::fs::remove_file(&out);
+    // The same plan (batch 2) on the same adapter: the same bits.
+    assert_eq!(
+        served, infer,
+        "served logits differ from `gpu-resnet infer`'s"
+    );
+    let paddle = gpu_resnet::npy::read_npy_f32(&common::golden("ResNet18_vd.logits.npy"))
+        .unwrap()
+        .data;
+    let err = common::rel_err(&served, &paddle);
+    assert!(
+        err <= 1e-3,
+        "served logits vs PaddlePaddle: relative error {err}"
+    );
+}
+
+const SMALL: [&str; 8] = [
+    "--model",
+    "ResNet18",
+    "--size",
+    "32",
+    "--batch",
+    "1,4,8",
+    "--max-body",
+    "1000000",
+];
+const ROW: usize = 3 * 32 * 32;
+
+#[test]
+fn concurrent_clients_get_exactly_their_rows() {
+    let server = Arc::new(Server::start(&SMALL));
+    // A pool of distinct rows and their logits, each run alone.
+    let pool: Vec<Vec<f32>> = (0..10).map(|i| values(i + 1, ROW)).collect();
+    let reference: Vec<Vec<f32>> = pool
+        .iter()
+        .map(|row| infer_binary(&server, "ResNet18", [1, 3, 32, 32], row))
+        .collect();
+    let classes = reference[0].len();
+    let scale = reference.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+    let threads: Vec<_> = (0..12u64)
+        .map(|client| {
+            let (server, pool, reference) = (server.clone(), pool.clone(), reference.clone());
+            std::thread::spawn(move || {
+                let mut rng = values(100 + client, 64)
+                    .into_iter()
+                    .map(|v| ((v + 2.0) * 1000.0) as usize);
+                for _ in 0..3 {
+                    // 1..=11 rows: some requests span two plans' worth (split), most share batches.
+                    let rows = 1 + rng.next().unwrap() % 11;
+                    let picks: Vec<usize> = (0..rows)
+                        .map(|_| rng.next().unwrap() % pool.len())
+                        .collect();
+                    let input: Vec<f32> = picks.iter().flat_map(|&p| pool[p].clone()).collect();
+                    let got = infer_binary(&server, "ResNet18", [rows, 3, 32, 32], &input);
+                    assert_eq!(got.len(), rows * classes);
+                    for (row, &p) in got.chunks(classes).zip(&picks) {
+                        let dist = |r: &Vec<f32>| {
+                            row.iter()
+                                .zip(r)
+                                .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+                        };
+                        let nearest = (0..pool.len())
+                            .min_by(|&a, &b| dist(&reference[a]).total_cmp(&dist(&reference[b])))
+                            .unwrap();
+                        assert_eq!(
+                            nearest, p,
+                            "client {client}: a row came back as another row's"
+                        );
+                        assert!(
+                            dist(&reference[p]) <= 1e-5 * scale,
+                            "row {p} drifted: {}",
+                            dist(&reference[p])
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("every client got its own rows");
+    }
+    let (_, metrics) = get(&server.url("/metrics"));
+    let count = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{model=\"ResNet18\",version=\"1\"}}")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+    };
+    assert_eq!(count("nv_inference_request_success"), 10 + 36);
+    assert!(
+        count("nv_inference_exec_count") < count("nv_inference_count"),
+        "no batching happened"
+    );
+    assert_eq!(count("nv_inference_pending_request_count"), 0);
+}
+
+#[test]
+fn protocol_surface_images_classification_and_every_bad_request() {
+    let server = Server::start(&SMALL);
+    let (status, body) = get(&server.url("/v2/health/ready"));
+    assert_eq!((status, body.as_str()), (200, r#"{"ready":true}"#));
+    let (status, body) = get(&server.url("/v2"));
+    assert_eq!(status, 200);
+    assert!(body.contains("binary_tensor_data") && body.contains("classification"));
+    let (status, meta) = get(&server.url("/v2/models/ResNet18/versions/1"));
+    assert_eq!(status, 200);
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["inputs"][0]["shape"], json!([-1, 3, 32, 32]));
+    assert_eq!(get(&server.url("/v2/models/ResNet18/ready")).0, 200);
+    assert_eq!(get(&server.url("/v2/models/nope/ready")).0, 404);
+
+    // JSON data both ways, with the classification extension on the probabilities.
+    let row = values(7, ROW);
+    let logits = infer_binary(&server, "ResNet18", [1, 3, 32, 32], &row);
+    let request = json!({
+        "id": "r1",
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 32, 32], "data": row}],
+        "outputs": [{"name": "logits"}, {"name": "probabilities", "parameters": {"classification": 3}}],
+    });
+    let url = server.url("/v2/models/ResNet18/infer");
+    let (status, _, reply) = post(&url, request.to_string().as_bytes(), None);
+    assert_eq!(status, 200);
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["id"], "r1");
+    let json_logits: Vec<f32> = reply["outputs"][0]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(json_logits, logits);
+    let top = gpu_resnet::classify::top_k(&gpu_resnet::classify::softmax(&logits), 3);
+    let classes = reply["outputs"][1]["data"].as_array().unwrap();
+    assert_eq!(reply["outputs"][1]["shape"], json!([1, 3]));
+    for (c, t) in classes.iter().zip(&top) {
+        let parts: Vec<&str> = c.as_str().unwrap().splitn(3, ':').collect();
+        assert_eq!(parts[1].parse::<usize>().unwrap(), t.class_id);
+        assert!((parts[0].parse::<f32>().unwrap() - t.score).abs() <= 1e-6);
+        assert_eq!(parts[2], gpu_resnet::labels::label(t.class_id, 1000));
+    }
+
+    // Image bytes, preprocessed on the GPU, equal the CPU reference's tensor.
+    let image = image::RgbaImage::from_fn(50, 40, |x, y| {
+        image::Rgba([(x * 5) as u8, (y * 6) as u8, 128, 255])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgba8(image.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let resize = meta["parameters"]["image_resize_short"].as_u64().unwrap() as u32;
+    let cfg = gpu_resnet::PreprocessConfig::imagenet(resize, 32);
+    let tensor = gpu_resnet::preprocess::preprocess(&image, &cfg).unwrap();
+    let want = infer_binary(&server, "ResNet18", [1, 3, 32, 32], &tensor);
+    let mut bytes = (png.len() as u32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&png);
+    let head = json!({
+        "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": bytes.len()}}],
+        "outputs": [{"name": "logits", "parameters": {"binary_data": true}}],
+    })
+    .to_string();
+    let mut body = head.clone().into_bytes();
+    body.extend_from_slice(&bytes);
+    let (status, len, reply) = post(&url, &body, Some(head.len()));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let got: Vec<f32> = bytemuck::pod_collect_to_vec(&reply[len.unwrap()..]);
+    assert_eq!(
+        got, want,
+        "image input differs from its CPU-preprocessed tensor"
+    );
+
+    // Every class of bad request: an error naming the fault, and the server goes on serving.
+    let x = |datatype: &str, shape: Value, data: Value| {
+        json!({"inputs": [{"name": "x", "datatype": datatype, "shape": shape, "data": data}]})
+            .to_string()
+    };
+    let bad: Vec<(&str, String, u16, &str)> = vec![
+        ("wrong datatype", x("INT32", json!([1, 3, 32, 32]), json!([0])), 400, "INT32"),
+        ("wrong shape", x("FP32", json!([1, 3, 16, 32]), json!([0])), 400, "[1, 3, 16, 32]"),
+        ("element count", x("FP32", json!([1, 3, 32, 32]), json!([1.0, 2.0])), 400, "2 element(s)"),
+        ("bad JSON", "{\"inputs\": [".into(), 400, "not valid JSON"),
+        ("unknown input", json!({"inputs": [{"name": "y", "datatype": "FP32", "shape": [1], "data": [0]}]}).to_string(), 400, "`y`"),
+        ("non-finite", x("FP32", json!([1, 3, 32, 32]), {
+            let mut v = vec![json!(0.0); ROW];
+            v[5] = json!("NaN");
+            Value::Array(v)
+        }), 400, "index 5"),
+        ("unknown output", json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 32, 32], "data": vec![0.0; ROW]}],
+                                  "outputs": [{"name": "softmax"}]}).to_string(), 400, "`softmax`"),
+        ("not an image", json!({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["hello"]}]}).to_string(), 400, "element 0"),
+    ];
+    for (what, body, status, needle) in bad {
+        let (got, _, reply) = post(&url, body.as_bytes(), None);
+        let reply: Value =
+            serde_json::from_slice(&reply).unwrap_or_else(|_| panic!("{what}: not JSON"));
+        let message = reply["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: no error field"));
+        assert_eq!(got, status, "{what}: {message}");
+        assert!(
+            message.contains(needle),
+            "{what}: `{message}` does not name `{needle}`"
+        );
+    }
+    let (status, _, reply) = post(&server.url("/v2/models/nope/infer"), b"{}", None);
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&reply).contains("unknown model `nope`"));
+    // A body over --max-body is refused from its Content-Length, before it is sent (a client
+    // writing it all would only see the connection close under it).
+    let reply = raw_request(
+        &server.http,
+        "POST /v2/models/ResNet18/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000001\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("--max-body"), "{reply}");
+    // Still serving, with the same answer as before.
+    assert_eq!(
+        infer_binary(&server, "ResNet18", [1, 3, 32, 32], &row),
+        logits
+    );
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight() {
+    // A long batching delay keeps the requests queued until the signal arrives.
+    let mut args = SMALL.to_vec();
+    args.extend(["--max-queue-delay-us", "30000000"]);
+    let mut server = Server::start(&args);
+    let url = server.url("/v2/models/ResNet18/infer");
+    let clients: Vec<_> = (0..3u64)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 32, 32], "data": values(i, ROW)}]});
+                post(&url, body.to_string().as_bytes(), None).0
+            })
+        })
+        .collect();
+    // Wait until all three are queued (the gauge), then signal.
+    loop {
+        let (_, metrics) = get(&server.url("/metrics"));
+        if metrics
+            .contains("nv_inference_pending_request_count{model=\"ResNet18\",version=\"1\"} 3")
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for c in clients {
+        assert_eq!(
+            c.join().unwrap(),
+            200,
+            "a request in flight was lost at shutdown"
+        );
+    }
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "the server exited with {exit}");
+}
+
+#[test]
+fn infer_refuses_non_finite_input_naming_count_and_index() {
+    let dir = std::env::temp_dir().join(format!("serve-nan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut batch = vec![0.5f32; ROW];
+    batch[17] = f32::NAN;
+    batch[40] = f32::NEG_INFINITY;
+    let input = dir.join("nan.npy");
+    gpu_resnet::npy::write_npy_f32(&input, &[1, 3, 32, 32], &batch).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gpu-resnet"))
+        .args(["infer", "--model", "ResNet18", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(dir.join("logits.npy"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "NaN input was answered: {stderr}");
+    assert!(
+        stderr.contains("2 non-finite") && stderr.contains("index 17"),
+        "{stderr}"
+    );
+}
