@@ -46,9 +46,14 @@ pub enum CompareWith {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Models to time, comma-separated (default: the seed's table).
+    /// Models to time, comma-separated (default: the seed's table, or the model of --weights).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
+    /// Time these weights (any format `infer` reads: .pdparams, safetensors, a Paddle
+    /// inference model, ONNX) instead of synthetic ones; the model is recognised from the file
+    /// (`--models`, if given, must name that one model).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
     #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 4, 8])]
     pub batch: Vec<usize>,
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = vec![Precision::F16, Precision::F32])]
@@ -215,11 +220,14 @@ fn default_models() -> Vec<String> {
     SEED_LATENCY.iter().map(|s| s.name.to_string()).collect()
 }
 
-/// The bench's weights for `spec`: synthetic, opened like any other source.
-fn synthetic(spec: &ModelSpec) -> Result<ModelWeights> {
-    let source = WeightsSource::Synthetic {
-        classes: 1000,
-        seed: 0,
+/// The bench's weights for `spec`: `--weights`, else synthetic, opened like any other source.
+fn bench_weights(spec: &ModelSpec, args: &BenchArgs) -> Result<ModelWeights> {
+    let source = match &args.weights {
+        Some(path) => WeightsSource::Path(path.clone()),
+        None => WeightsSource::Synthetic {
+            classes: 1000,
+            seed: 0,
+        },
     };
     Ok(load_weights(&source, Some(&spec.name))?.weights)
 }
@@ -231,10 +239,18 @@ fn input_size(spec: &ModelSpec, args: &BenchArgs) -> usize {
 
 /// Argument errors, found before the adapter is touched.
 fn check_args(args: &BenchArgs) -> Result<Vec<ModelSpec>> {
-    let names = if args.models.is_empty() {
-        default_models()
-    } else {
-        args.models.clone()
+    let names = match (&args.weights, args.models.is_empty()) {
+        (Some(_), false) if args.models.len() > 1 => {
+            return Err(Error::Input(
+                "--weights times one model: give at most one name in --models".into(),
+            ))
+        }
+        (Some(path), true) => {
+            let source = WeightsSource::Path(path.clone());
+            vec![load_weights(&source, None)?.spec.name]
+        }
+        (None, true) => default_models(),
+        (_, false) => args.models.clone(),
     };
     let specs: Vec<ModelSpec> = names
         .iter()
@@ -398,7 +414,7 @@ fn run_all(
     }
     let mut results = Vec::new();
     for spec in specs {
-        let weights = synthetic(spec)?;
+        let weights = bench_weights(spec, args)?;
         for &precision in &args.precision {
             let storage = choose_storage(ctx, precision, args.f16_mode)?;
             let model = Model::new(ctx, &weights, storage)?;

@@ -19,7 +19,7 @@ pub(super) fn profile(
 ) -> Result<()> {
     let (batch, precision) = (args.batch[0], args.precision[0]);
     let storage = choose_storage(ctx, precision, args.f16_mode)?;
-    let weights = super::synthetic(spec)?;
+    let weights = super::bench_weights(spec, args)?;
     let model = Model::new(ctx, &weights, storage)?;
     let size = input_size(spec, args);
     let plan = Plan::compile_with(&model, batch, size, size, true)?;

@@ -83,8 +83,12 @@ pub(super) fn markdown(
         .filter(|r| r.precision == "fp16")
         .map(|r| r.storage)
         .collect();
+    let weights = match &args.weights {
+        Some(path) => format!("Weights from `{}`", path.display()),
+        None => "Synthetic weights".to_string(),
+    };
     out += &format!(
-        "Synthetic weights; median of up to {} runs after {} warm-up. Adapter FP32 FMA peak {:.1} GFLOP/s (`gpu-resnet peak`). FP16 path: {}.\n\n",
+        "{weights}; median of up to {} runs after {} warm-up. Adapter FP32 FMA peak {:.1} GFLOP/s (`gpu-resnet peak`). FP16 path: {}.\n\n",
         args.iters,
         args.warmup,
         adapter.fp32_peak_gflops,
