@@ -20,8 +20,7 @@ use crate::arch::{ConvLayer, Graph, Op};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::{
-    conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource,
-    Storage,
+    conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource, Storage,
 };
 use crate::model::Model;
 use crate::tune::{self, ConvShape};
