@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use gpu_resnet::check::cases::{self, GoldenCase};
+use gpu_resnet::check::cases;
+use gpu_resnet::check::golden::GoldenCase;
 use gpu_resnet::check::{self, Report, Suite};
 use gpu_resnet::{Precision, Storage};
 

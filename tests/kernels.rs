@@ -30,10 +30,22 @@ fn layer(cin: usize, cout: usize, kernel: usize, stride: usize, avg_pool_input: 
     }
 }
 
+/// The storages the default adapter runs (a missing SHADER_F16 is a visible skip).
 fn storages() -> Vec<Storage> {
-    storages_of(ctx())
+    let mut s = vec![Storage::F32, Storage::F16Packed];
+    if requires(
+        "kernels: native f16 storages",
+        ctx(),
+        wgpu::Features::SHADER_F16,
+        None,
+    ) {
+        s.push(Storage::F16Native);
+        s.push(Storage::F16Mixed);
+    }
+    s
 }
 
+/// The storages `ctx` runs (GL: no SHADER_F16, by design).
 fn storages_of(ctx: &gpu_resnet::GpuContext) -> Vec<Storage> {
     let mut s = vec![Storage::F32, Storage::F16Packed];
     if ctx.has(wgpu::Features::SHADER_F16) {
@@ -103,9 +115,11 @@ fn winograd_matches_reference_on_every_3x3_stride_1_case() {
         .collect();
     let mut failures = Vec::new();
     let mut runs = 0;
-    for ctx in [ctx(), gl_ctx()] {
+    for (ctx, storages) in [(ctx(), storages()), (gl_ctx(), storages_of(gl_ctx()))] {
+        // GL tests of one binary take turns (see gl_exclusive).
+        let _turn = (ctx.info.backend == wgpu::Backend::Gl).then(gl_exclusive);
         for case in &cases {
-            for storage in storages_of(ctx) {
+            for &storage in &storages {
                 let tile = |cout| gpu_resnet::kernels::conv::tile_for_cout(ctx, cout);
                 let Some(got) = case.run_winograd(ctx, storage, tile) else {
                     continue;

@@ -5,7 +5,7 @@
 
 use std::mem::{offset_of, size_of};
 
-use gpu_resnet::kernels::{conv, head, pool, preprocess, Specialization, Storage};
+use gpu_resnet::kernels::{conv, head, pool, preprocess, winograd, Specialization, Storage};
 
 /// A Rust parameter struct's layout: its size and the offsets of the fields WGSL also has.
 struct HostLayout {
@@ -92,6 +92,7 @@ fn conv_params_match_conv_wgsl() {
         fold_rows,
         bias_col,
         lanes_m,
+        slab,
     });
     for storage in [Storage::F32, Storage::F16Packed] {
         for (device, subgroup) in conv::TILE_POLICIES {
@@ -101,6 +102,29 @@ fn conv_params_match_conv_wgsl() {
                 .clone();
             let tile = conv::Tile::for_layer(layer.cout, device, subgroup);
             let spec = conv::ConvVariant::of(&layer, tile).specialization(storage);
+            assert_same_layout(&spec, "Params", &host);
+        }
+    }
+}
+
+#[test]
+fn winograd_params_match_both_stages() {
+    let host = host_layout!(winograd::WinogradParams {
+        in_h,
+        in_w,
+        c4,
+        tiles_h,
+        tiles_w,
+        tiles,
+        slab,
+        residual,
+        relu,
+        bias_row,
+        bias_col,
+    });
+    for stage in [winograd::Stage::Input, winograd::Stage::Output] {
+        for storage in [Storage::F32, Storage::F16Packed] {
+            let spec = winograd::specialization(storage, stage);
             assert_same_layout(&spec, "Params", &host);
         }
     }

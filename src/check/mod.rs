@@ -5,6 +5,7 @@
 //! tolerance it was held to (`tolerance::tolerance`, shared with the tests).
 
 pub mod cases;
+pub mod golden;
 pub mod once;
 pub mod report;
 pub mod tolerance;
@@ -18,7 +19,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{list_adapters, BackendChoice, ContextOptions, GpuContext};
 use crate::kernels::Storage;
 use crate::model::{choose_storage, F16Mode, Model, Precision};
-use cases::{GoldenCase, KernelCase, ModelCase};
+use cases::{KernelCase, ModelCase};
+use golden::GoldenCase;
 use report::{AdapterFeatures, AdapterLimits, FeaturesUsed};
 
 /// Which adapters to check.
@@ -78,7 +80,7 @@ impl Suite {
     pub fn new(golden_dir: Option<&std::path::Path>) -> Result<Suite> {
         // Golden cases first: a wrong directory fails before seconds of reference work.
         let golden = match golden_dir {
-            Some(dir) => cases::golden_cases(dir)?,
+            Some(dir) => golden::golden_cases(dir)?,
             None => Vec::new(),
         };
         Ok(Suite {

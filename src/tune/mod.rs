@@ -241,11 +241,20 @@ pub fn cache_file(dir: &Path, stamp: &TuneStamp) -> PathBuf {
 /// The table for this adapter and storage from the cache directory, and how it went. Never
 /// an error: a stale or damaged file is [`TuneStatus::Ignored`].
 pub fn load(ctx: &GpuContext, storage: Storage) -> (Option<TuneTable>, TuneStatus) {
-    let Some(dir) = cache_dir() else {
+    load_from(cache_dir().as_deref(), ctx, storage)
+}
+
+/// [`load`] from cache directory `dir` (`None`: tuning off).
+pub fn load_from(
+    dir: Option<&Path>,
+    ctx: &GpuContext,
+    storage: Storage,
+) -> (Option<TuneTable>, TuneStatus) {
+    let Some(dir) = dir else {
         return (None, TuneStatus::Off);
     };
     let stamp = TuneStamp::of(ctx, storage);
-    let path = cache_file(&dir, &stamp);
+    let path = cache_file(dir, &stamp);
     match TuneTable::read(&path) {
         Ok(None) => (None, TuneStatus::Missing(path)),
         Err(e) => (None, TuneStatus::Ignored(path, e.to_string())),

@@ -1,0 +1,116 @@
+//! The tuning cache end to end: a plan that takes its tiles (and Winograd) from a table computes
+//! what the default plan does, and a stale or damaged cache file is ignored, never fatal.
+
+mod common;
+
+use common::*;
+use gpu_resnet::arch::{Op, Stage1Shortcut};
+use gpu_resnet::kernels::winograd;
+use gpu_resnet::tune::{self, ConvShape, TuneStamp, TuneStatus, TuneTable, TunedTile};
+use gpu_resnet::weights::synthetic::{synthetic_input, synthetic_weights};
+use gpu_resnet::{resolve, Model, Storage};
+
+/// A table that puts every conv of ResNet18 at batch 2, 32x32, on an 8x32 tile (shared by
+/// subgroups where the adapter can), the 3x3 stride-1 ones as Winograd.
+fn table_for(storage: Storage) -> TuneTable {
+    let spec = resolve("ResNet18").unwrap();
+    let graph = spec.arch.graph(32, 32, 1000, Stage1Shortcut::Projection);
+    let share = ctx()
+        .fixed_subgroup_size()
+        .filter(|s| 32 % s == 0)
+        .unwrap_or(0);
+    let mut table = TuneTable::new(TuneStamp::of(ctx(), storage));
+    for op in &graph.ops {
+        if let Op::Conv { conv, input, .. } = *op {
+            let layer = &graph.convs[conv];
+            let t = graph.tensors[input];
+            table.entries.insert(
+                ConvShape::of(layer, (t.h, t.w), 2).key(),
+                TunedTile {
+                    tm: 8,
+                    tn4: 8,
+                    share,
+                    ms: 1.0,
+                    heuristic_ms: 2.0,
+                    winograd: winograd::eligible(layer),
+                },
+            );
+        }
+    }
+    table
+}
+
+#[test]
+fn a_tuned_plan_with_winograd_matches_the_default_plan() {
+    let spec = resolve("ResNet18").unwrap();
+    let weights = synthetic_weights(&spec.arch, 1000, 3);
+    let input = synthetic_input(2 * 3 * 32 * 32, 5);
+    for storage in [Storage::F32, Storage::F16Packed] {
+        let mut model = Model::new(ctx(), &weights, storage).unwrap();
+        model.set_tuning(None);
+        let want = model.plan(2, 32, 32).unwrap().run(&input).unwrap();
+        model.prepare_winograd(&weights).unwrap();
+        model.set_tuning(Some(table_for(storage)));
+        let plan = model.plan(2, 32, 32).unwrap();
+        let (tuned, convs) = plan.tuned_convs();
+        assert_eq!(tuned, convs, "every conv dispatch takes the table's tile");
+        assert!(
+            plan.convs.iter().flatten().any(|c| c.winograd),
+            "the 3x3 stride-1 convs run as Winograd"
+        );
+        let got = plan.run(&input).unwrap();
+        let err = rel_err(&got, &want);
+        let tol = tolerance(storage, Compared::Model);
+        assert!(
+            err <= tol,
+            "{}: rel err {err:.2e} > {tol:.2e}",
+            storage.name()
+        );
+    }
+}
+
+#[test]
+fn stale_and_damaged_cache_files_are_ignored_with_a_reason() {
+    let dir = std::env::temp_dir().join(format!("gpu-resnet-tune-{}", std::process::id()));
+    let stamp = TuneStamp::of(ctx(), Storage::F32);
+    let path = tune::cache_file(&dir, &stamp);
+    let (table, status) = tune::load_from(Some(&dir), ctx(), Storage::F32);
+    assert!(table.is_none());
+    assert_eq!(status, TuneStatus::Missing(path.clone()));
+
+    let mut other = TuneTable::new(TuneStamp {
+        driver_info: "another driver".into(),
+        ..stamp.clone()
+    });
+    other.entries.insert(
+        "3x3/1 64->64 8x8 b2".into(),
+        TunedTile {
+            tm: 8,
+            tn4: 2,
+            share: 0,
+            ms: 1.0,
+            heuristic_ms: 1.0,
+            winograd: false,
+        },
+    );
+    other.write(&path).unwrap();
+    let (table, status) = tune::load_from(Some(&dir), ctx(), Storage::F32);
+    assert!(table.is_none());
+    assert!(
+        status
+            .warning()
+            .is_some_and(|w| w.contains("another driver")),
+        "{status:?}"
+    );
+
+    std::fs::write(&path, b"{\"stamp\": 3").unwrap();
+    let (table, status) = tune::load_from(Some(&dir), ctx(), Storage::F32);
+    assert!(table.is_none());
+    assert!(matches!(status, TuneStatus::Ignored(..)), "{status:?}");
+
+    TuneTable::new(stamp).write(&path).unwrap();
+    let (table, status) = tune::load_from(Some(&dir), ctx(), Storage::F32);
+    assert!(table.is_some());
+    assert_eq!(status, TuneStatus::Loaded(path));
+    let _ = std::fs::remove_dir_all(&dir);
+}
