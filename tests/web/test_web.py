@@ -83,12 +83,13 @@ def wait_page(driver, url):
 
 
 def check_golden(driver, base):
+    """Through the hook, with no model name: the engine recognises the architecture."""
     paddle = np.load(GOLDEN / f"{MODEL}.logits.npy")[:BATCH]
     start = time.time()
     r = call(driver, """
-        const r = await window.gpuResnet.infer(args[0], args[1], args[2]);
+        const r = await window.gpuResnet.infer(args[0], args[1]);
         return {shape: r.shape, logits: Array.from(r.logits), gpuMs: r.gpuMs, wallMs: r.wallMs};
-        """, f"{base}/{MODEL}.pdparams", f"{base}/input.npy", MODEL)
+        """, f"{base}/{MODEL}.pdparams", f"{base}/input.npy")
     ours = np.array(r["logits"], np.float32).reshape(r["shape"])
     assert list(ours.shape) == list(paddle.shape), (ours.shape, paddle.shape)
     diff = float(np.abs(ours - paddle).max())
@@ -102,9 +103,9 @@ def check_golden(driver, base):
         assert ours_top == paddle_top, f"image {i}: top-5 {ours_top} != paddle's {paddle_top}"
     # A second run on the compiled plan: the in-browser timing.
     r = call(driver, """
-        const r = await window.gpuResnet.infer(args[0], args[1], args[2]);
+        const r = await window.gpuResnet.infer(args[0], args[1]);
         return {gpuMs: r.gpuMs, wallMs: r.wallMs};
-        """, f"{base}/{MODEL}.pdparams", f"{base}/input.npy", MODEL)
+        """, f"{base}/{MODEL}.pdparams", f"{base}/input.npy")
     gpu = "n/a" if r["gpuMs"] is None else f"{r['gpuMs']:.0f} ms"
     log(f"timing {MODEL} batch {BATCH} (second run): GPU {gpu}, wall {r['wallMs']:.0f} ms")
 
@@ -128,7 +129,7 @@ def error_text(driver):
 
 
 def check_photo_and_errors(driver, photo, bad_image, bad_weights):
-    # The page's own flow: a model, a weights file, an image.
+    # The page's own flow: a model named explicitly, a weights file, an image.
     Select(driver.find_element(By.ID, "model")).select_by_value(MODEL)
     choose_files(driver, "weights", [GOLDEN / f"{MODEL}.pdparams"])
     WebDriverWait(driver, 300).until(
