@@ -132,3 +132,35 @@ fn predict_on_an_inference_model_directory_uses_its_labels() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bench_times_the_weights_it_is_given_and_recognises_their_model() {
+    let weights = golden("deploy/ResNet18_vd.onnx");
+    let args = [
+        "bench",
+        "--weights",
+        path(&weights),
+        "--batch",
+        "1",
+        "--precision",
+        "f32",
+        "--size",
+        "32",
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+    ];
+    let out = run(&args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Weights from `"), "{stdout}");
+    assert!(stdout.contains("| ResNet18_vd |"), "{stdout}");
+    // --models must name the model of the file.
+    let mut wrong = args.to_vec();
+    wrong.extend(["--models", "ResNet50"]);
+    let out = run(&wrong);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("ResNet50"), "{stderr}");
+}
