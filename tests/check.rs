@@ -210,3 +210,13 @@ fn the_command_line_rejects_what_it_cannot_check() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("gpu-resnet-no-golden-here"), "{err}");
 }
+
+#[test]
+fn golden_cases_come_as_checkpoints_or_deployment_exports() {
+    let cases = gpu_resnet::check::golden::golden_cases(&golden("deploy")).unwrap();
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["ResNet18_vd"], "the ONNX export is a case");
+    let data = cases[0].loaded.as_ref().expect("the ONNX case loads");
+    assert_eq!(data.weights.arch.name, "ResNet18_vd");
+    assert_eq!((data.n, data.h, data.w), (2, 224, 224));
+}

@@ -24,10 +24,16 @@ pub struct GoldenData {
     pub logits: Vec<f32>,
 }
 
-fn load_golden(dir: &Path, name: &str) -> Result<GoldenData> {
+/// The weights files a golden case may come as: a checkpoint, or a deployment export.
+const WEIGHT_SUFFIXES: [&str; 2] = [".pdparams", ".onnx"];
+
+/// `name`'s case from `weights_file` (one of [`WEIGHT_SUFFIXES`]). A name that is a model name
+/// also tells the architecture; otherwise it is recognised from the file.
+fn load_golden(dir: &Path, name: &str, weights_file: &Path) -> Result<GoldenData> {
     let file = |suffix: &str| -> PathBuf { dir.join(format!("{name}{suffix}")) };
-    let source = crate::open::WeightsSource::Path(file(".pdparams"));
-    let weights = crate::open::load_weights(&source, Some(name))?.weights;
+    let source = crate::open::WeightsSource::Path(weights_file.to_path_buf());
+    let hint = crate::arch::resolve(name).ok().map(|_| name);
+    let weights = crate::open::load_weights(&source, hint)?.weights;
     let input = read_npy_f32(&file(".input.npy"))?;
     let logits = read_npy_f32(&file(".logits.npy"))?;
     let [n, 3, h, w] = input.shape[..] else {
@@ -55,27 +61,31 @@ fn load_golden(dir: &Path, name: &str) -> Result<GoldenData> {
     })
 }
 
-/// Every `*.pdparams` of `dir` (sorted by name) with its input and logits, loaded once.
+/// Every `*.pdparams` or `*.onnx` of `dir` (sorted by file name) with its input and logits,
+/// loaded once.
 pub fn golden_cases(dir: &Path) -> Result<Vec<GoldenCase>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut names: Vec<String> = entries
+    let mut cases: Vec<(String, PathBuf)> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            name.strip_suffix(".pdparams").map(str::to_string)
+            let file = e.file_name().to_str()?.to_string();
+            let name = WEIGHT_SUFFIXES
+                .iter()
+                .find_map(|suffix| file.strip_suffix(suffix))?;
+            Some((name.to_string(), e.path()))
         })
         .collect();
-    names.sort();
-    if names.is_empty() {
+    cases.sort_by(|a, b| a.1.cmp(&b.1));
+    if cases.is_empty() {
         return Err(Error::Input(format!(
-            "{}: no *.pdparams golden cases (each needs <model>.pdparams, <model>.input.npy and <model>.logits.npy)",
+            "{}: no *.pdparams or *.onnx golden cases (each needs <model>.pdparams or <model>.onnx, <model>.input.npy and <model>.logits.npy)",
             dir.display()
         )));
     }
-    Ok(names
+    Ok(cases
         .into_iter()
-        .map(|name| GoldenCase {
-            loaded: load_golden(dir, &name).map_err(|e| e.to_string()),
+        .map(|(name, weights_file)| GoldenCase {
+            loaded: load_golden(dir, &name, &weights_file).map_err(|e| e.to_string()),
             name,
         })
         .collect())
