@@ -61,3 +61,22 @@ pub fn read_paddle(
         params: tensors,
     })
 }
+
+/// Little-endian floats of `width` bytes each (2: f16, 4: f32, 8: f64) as f32; the caller has
+/// checked that `raw` holds a whole number of them.
+pub(crate) fn floats_le(raw: &[u8], width: usize) -> Vec<f32> {
+    match width {
+        2 => raw
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        8 => raw
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        _ => raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    }
+}

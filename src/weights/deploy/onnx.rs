@@ -119,20 +119,7 @@ fn initializer(t: &TensorProto, path: &str) -> Result<Option<Tensor>> {
                     numel.saturating_mul(width)
                 )));
             }
-            match width {
-                4 => raw
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-                2 => raw
-                    .chunks_exact(2)
-                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                    .collect(),
-                _ => raw
-                    .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                    .collect(),
-            }
+            super::floats_le(raw, width)
         }
         _ => match dtype {
             onnx_type::FLOAT => t.float_data.clone(),

@@ -179,20 +179,7 @@ pub fn read_pdiparams<R: Read>(
             ))
         })?;
         let raw = s.bytes(len, &at("data"))?;
-        let data: Vec<f32> = match width {
-            4 => raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            2 => raw
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            _ => raw
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                .collect(),
-        };
+        let data = super::floats_le(raw, width);
         out.insert(
             name.clone(),
             Tensor {
