@@ -179,7 +179,7 @@ pub fn read_pdiparams<R: Read>(
             ))
         })?;
         let raw = s.bytes(len, &at("data"))?;
-        let data = super::floats_le(raw, width as usize);
+        let data = super::floats_le(&raw, width as usize);
         out.insert(
             name.clone(),
             Tensor {
