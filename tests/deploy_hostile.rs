@@ -189,3 +189,15 @@ fn bytes_of_no_known_format_are_named() {
         "{e}"
     );
 }
+
+/// Found by the `deploy_onnx` fuzz target: a conv whose weight initializer has no dims made the
+/// matcher index an empty shape. Now an error.
+#[test]
+fn a_conv_weight_without_dims_is_an_error_not_a_panic() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/deploy/fuzz_conv_weight_without_dims.onnx"
+    ))
+    .unwrap();
+    let _ = err_text(load_onnx(&bytes));
+}

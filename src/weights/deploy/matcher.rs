@@ -46,7 +46,7 @@ fn identify(w: &Walker, f: &Found) -> Result<(Arch, Stage1Shortcut)> {
     let cout = |u: &ConvUnit| {
         w.p.params
             .get(w.input(u.conv, 1).unwrap_or(""))
-            .map(|t| t.shape[0])
+            .and_then(|t| t.shape.first().copied())
     };
     let block = match f.blocks.first().map(|b| b.branch.len()) {
         Some(2) => Block::Basic,
