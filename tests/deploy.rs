@@ -206,41 +206,68 @@ fn a_hint_that_contradicts_the_file_names_both() {
     assert_eq!(l.weights.arch.name, "ResNet18");
 }
 
-/// Writes the fuzz seeds (`fuzz/corpus/deploy_*`): a ResNet18 program in each format without its
-/// weight data, and a small `.pdiparams` matching the fuzz target's declarations.
-#[test]
-#[ignore = "run by hand to refresh fuzz/corpus"]
-fn write_fuzz_seeds() {
+/// The fuzz seeds (`fuzz/corpus/deploy_*`): a ResNet18 program in each format without its
+/// weight data, and a small `.pdiparams` matching the fuzz target's declarations, as the writer
+/// makes them (file path under fuzz/corpus, bytes).
+fn fuzz_seeds() -> Vec<(&'static str, Vec<u8>)> {
     use gpu_resnet::tensor::{Tensor, TensorMap};
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let a = arch::find_arch("ResNet18_vd").unwrap();
     let w = synthetic_weights(&a, 2, 1);
     let e = build(&w, "x", (224, 224), Style::Paddle);
-    std::fs::write(
-        dir.join("deploy_pdmodel/resnet18_vd.pdmodel"),
-        to_pdmodel(&e),
-    )
-    .unwrap();
-    std::fs::write(dir.join("deploy_pir/resnet18_vd.json"), to_pir(&e)).unwrap();
     let mut bare = build(&w, "x", (224, 224), Style::TorchFolded);
     bare.params.values_mut().for_each(|t| {
         t.shape = vec![t.data.len().min(1)];
         t.data.truncate(1);
     });
-    std::fs::write(
-        dir.join("deploy_onnx/resnet18_vd_tiny_weights.onnx"),
-        to_onnx(&bare),
-    )
-    .unwrap();
     let mut m = TensorMap::new();
     m.insert("a".into(), Tensor::new(vec![2, 3], vec![1.0; 6]));
     m.insert("b".into(), Tensor::new(vec![4], vec![2.0; 4]));
     m.insert("c".into(), Tensor::new(vec![1, 2, 1, 1], vec![3.0; 2]));
-    std::fs::write(
-        dir.join("deploy_pdiparams/three.pdiparams"),
-        gpu_resnet::weights::deploy::pdiparams::write_pdiparams(&m),
-    )
-    .unwrap();
+    vec![
+        ("deploy_pdmodel/resnet18_vd.pdmodel", to_pdmodel(&e)),
+        ("deploy_pir/resnet18_vd.json", to_pir(&e)),
+        ("deploy_onnx/resnet18_vd_tiny_weights.onnx", to_onnx(&bare)),
+        (
+            "deploy_pdiparams/three.pdiparams",
+            gpu_resnet::weights::deploy::pdiparams::write_pdiparams(&m),
+        ),
+    ]
+}
+
+/// The committed fuzz seeds are inputs each reader takes whole (a seed that no longer parses
+/// would leave its fuzz target exploring error paths only). `GPU_RESNET_WRITE_FUZZ_SEEDS=1`
+/// rewrites them from the writer first.
+#[test]
+fn fuzz_seeds_are_valid_inputs() {
+    use gpu_resnet::weights::deploy::pdiparams::{read_pdiparams, ParamDecl};
+    use gpu_resnet::weights::deploy::{onnx, pdmodel, pir};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    if std::env::var_os("GPU_RESNET_WRITE_FUZZ_SEEDS").is_some_and(|v| v == "1") {
+        for (file, bytes) in fuzz_seeds() {
+            std::fs::write(dir.join(file), bytes).unwrap();
+        }
+    }
+    let seed = |file: &str| std::fs::read(dir.join(file)).unwrap();
+    pdmodel::parse_pdmodel(&seed("deploy_pdmodel/resnet18_vd.pdmodel"), "seed").unwrap();
+    pir::parse_pir(&seed("deploy_pir/resnet18_vd.json"), "seed").unwrap();
+    onnx::parse_onnx(&seed("deploy_onnx/resnet18_vd_tiny_weights.onnx"), "seed").unwrap();
+    let params = seed("deploy_pdiparams/three.pdiparams");
+    let decls = [
+        ParamDecl {
+            name: "a".into(),
+            dims: vec![2, 3],
+        },
+        ParamDecl {
+            name: "b".into(),
+            dims: vec![4],
+        },
+        ParamDecl {
+            name: "c".into(),
+            dims: vec![1, 2, 1, 1],
+        },
+    ];
+    let read = read_pdiparams(&params[..], params.len() as u64, &decls, "seed").unwrap();
+    assert_eq!(read.len(), 3);
 }
 
 #[test]
