@@ -173,7 +173,7 @@ impl Model {
                 winograd,
                 head_weights,
                 weight_bytes,
-                pipelines: Arc::new(PipelineCache::default()),
+                pipelines: ctx.pipelines.clone(),
                 source: weights.source.clone(),
                 tuning,
                 tune_status,
@@ -227,7 +227,8 @@ impl Model {
         self.tuning = table;
     }
 
-    /// Pipelines compiled so far for this model (shared by all its plans).
+    /// Pipelines compiled so far on this model's device (shared by all its plans, and by every
+    /// other model and check on the same context).
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()
     }

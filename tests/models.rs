@@ -84,7 +84,9 @@ fn odd_input_sizes_and_class_counts() {
 fn plans_of_several_batch_sizes_share_the_model_and_agree() {
     let arch = arch::find_arch("ResNet18_vd").unwrap();
     let weights = synthetic_weights(&arch, 1000, 1);
-    let model = Model::new(ctx(), &weights, Storage::F32).unwrap();
+    // A context of its own: the pipeline cache is per device, and other tests share ctx().
+    let own = new_ctx();
+    let model = Model::new(&own, &weights, Storage::F32).unwrap();
     let x8 = input(8, 32, 32, 3);
     let p8 = model.plan(8, 32, 32).unwrap();
     let y8 = p8.run(&x8).unwrap();

@@ -473,6 +473,11 @@ impl KernelCase {
         }
     }
 
+    /// Whether the case is a conv Winograd F(2x2, 3x3) can run ([`KernelCase::run_winograd`]).
+    pub fn runs_as_winograd(&self) -> bool {
+        matches!(&self.input, KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer))
+    }
+
     /// The conv layer's output channels (`None` for other families).
     pub fn conv_cout(&self) -> Option<usize> {
         match &self.input {

@@ -210,10 +210,16 @@ pub fn check_adapter(
             return report;
         }
     };
+    let winograd_cases = suite
+        .kernels
+        .iter()
+        .filter(|c| c.runs_as_winograd())
+        .count();
     progress(&format!(
-        "{label}: {}: {} kernel, {} model and {} golden checks in {} mode(s)",
+        "{label}: {}: {} kernel ({} of them Winograd), {} model and {} golden checks in {} mode(s)",
         ctx.describe(),
-        suite.kernels.len(),
+        suite.kernels.len() + winograd_cases,
+        winograd_cases,
         suite.models.len(),
         suite.golden.len(),
         modes.len()
@@ -242,6 +248,13 @@ pub fn check_adapter(
                 .kernels
                 .iter()
                 .map(|c| kernel_item(ctx, mode.storage, c)),
+        );
+        // Winograd F(2x2, 3x3) on every 3x3 stride-1 conv case, its GEMM in the default tile.
+        out.items.extend(
+            suite
+                .kernels
+                .iter()
+                .filter_map(|c| winograd_item(ctx, mode.storage, c)),
         );
         out.seconds += t.elapsed().as_secs_f64();
     }
@@ -317,14 +330,34 @@ pub fn check_adapter(
 }
 
 fn kernel_item(ctx: &GpuContext, storage: Storage, case: &KernelCase) -> Item {
+    let got = case.run(ctx, storage);
+    compared_item(case.family, case.name.clone(), storage, case, got)
+}
+
+/// `case` run as Winograd F(2x2, 3x3), where it is a 3x3 stride-1 conv.
+fn winograd_item(ctx: &GpuContext, storage: Storage, case: &KernelCase) -> Option<Item> {
+    let tile = |cout| crate::kernels::conv::tile_for_cout(ctx, cout);
+    let got = case.run_winograd(ctx, storage, tile)?;
+    let name = format!("winograd {}", case.name);
+    Some(compared_item("winograd", name, storage, case, got))
+}
+
+/// The item for `got`, `case`'s output on the adapter, against its reference answer.
+fn compared_item(
+    family: &'static str,
+    name: String,
+    storage: Storage,
+    case: &KernelCase,
+    got: Result<Vec<f32>>,
+) -> Item {
     let tol = tolerance(storage, case.compared);
-    let (err, note) = match case.run(ctx, storage) {
+    let (err, note) = match got {
         Ok(got) => (Some(rel_err(&got, case.expected())), None),
         Err(e) => (None, Some(e.to_string())),
     };
     Item {
-        family: case.family,
-        name: case.name.clone(),
+        family,
+        name,
         passed: err.is_some_and(|e| e <= tol),
         max_rel_err: err,
         tolerance: tol,

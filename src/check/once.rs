@@ -8,9 +8,7 @@ use wgpu::util::DeviceExt;
 use crate::arch::{ConvLayer, TensorShape};
 use crate::error::{Error, Result};
 use crate::gpu::{readback::read_mapped, GpuContext};
-use crate::kernels::{
-    conv, head, pool, winograd, DispatchEnv, OpDispatch, PipelineCache, Resource, Storage,
-};
+use crate::kernels::{conv, head, pool, winograd, DispatchEnv, OpDispatch, Resource, Storage};
 use crate::reference::Activation;
 use crate::weights::ConvBn;
 
@@ -98,7 +96,7 @@ fn dispatch_once(
 ) -> Result<Vec<u8>> {
     ctx.scoped(&format!("{} kernel test dispatch", op.family), || {
         let device = &ctx.device;
-        let kernel = PipelineCache::default().get(device, &op.spec);
+        let kernel = ctx.pipelines.get(device, &op.spec);
         let mut padded = op.params.clone();
         padded.resize(padded.len().next_multiple_of(16), 0);
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

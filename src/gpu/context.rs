@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::kernels::PipelineCache;
 
 /// Which wgpu backends to consider.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,6 +54,10 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     /// Set by the device-lost callback (devices we create); shared by every clone.
     health: Arc<DeviceHealth>,
+    /// The device's compiled pipelines, shared by every clone and every model on it: a kernel
+    /// specialisation is compiled once per device, however many models, plans, checks or
+    /// preprocessors use it (slow shader compilers, e.g. SwiftShader's, pay for it once).
+    pub pipelines: Arc<PipelineCache>,
 }
 
 /// Whether the device was lost, and why: written by wgpu's device-lost callback, read before
@@ -207,6 +212,7 @@ impl GpuContext {
             features,
             limits,
             health,
+            pipelines: Arc::default(),
         })
     }
 
@@ -223,6 +229,7 @@ impl GpuContext {
             features,
             limits,
             health: Arc::default(),
+            pipelines: Arc::default(),
         }
     }
 

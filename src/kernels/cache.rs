@@ -237,3 +237,9 @@ impl PipelineCache {
         self.len() == 0
     }
 }
+
+impl std::fmt::Debug for PipelineCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PipelineCache({} pipelines)", self.len())
+    }
+}

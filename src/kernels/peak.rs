@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use web_time::Instant;
 
-use super::{grid, PipelineCache, Specialization, Storage};
+use super::{grid, Specialization, Storage};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 
@@ -29,16 +29,18 @@ pub fn copy_spec() -> Specialization {
         .with("WG", WORKGROUP as f64)
 }
 
-/// Best of three wall times of one dispatch of `groups` workgroups over fresh buffers.
+/// Best of three wall times of `dispatches` dispatches (in one pass) of `groups` workgroups
+/// over fresh buffers.
 fn time_dispatch(
     ctx: &GpuContext,
     spec: &Specialization,
     groups: u32,
     count: u32,
     bytes: u64,
+    dispatches: u32,
 ) -> Result<f64> {
     ctx.scoped("peak measurement", || {
-        let kernel = PipelineCache::default().get(&ctx.device, spec);
+        let kernel = ctx.pipelines.get(&ctx.device, spec);
         let make = |usage| {
             ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("peak"),
@@ -83,7 +85,9 @@ fn time_dispatch(
                 let mut pass = enc.begin_compute_pass(&Default::default());
                 pass.set_pipeline(&kernel.pipeline);
                 pass.set_bind_group(0, &bind, &[]);
-                pass.dispatch_workgroups(g.0, g.1, g.2);
+                for _ in 0..dispatches {
+                    pass.dispatch_workgroups(g.0, g.1, g.2);
+                }
             }
             let start = Instant::now();
             ctx.queue.submit([enc.finish()]);
@@ -103,6 +107,7 @@ pub fn fma_gflops(ctx: &GpuContext, storage: Storage, groups: u32, iters: u32) -
         groups,
         threads,
         threads as u64 * 16,
+        1,
     )?;
     Ok((threads as u64 * flops_per_invocation(iters)) as f64 / secs / 1e9)
 }
@@ -117,8 +122,22 @@ pub fn copy_gbs(ctx: &GpuContext) -> Result<f64> {
         count.div_ceil(WORKGROUP),
         count,
         count as u64 * 16,
+        1,
     )?;
     Ok(2.0 * count as f64 * 16.0 / secs / 1e9)
+}
+
+/// Empty dispatches in the dispatch-overhead probe.
+const PROBE_DISPATCHES: u32 = 256;
+
+/// The fixed cost of one dispatch in a pass, in microseconds: one workgroup that stores
+/// nothing, dispatched PROBE_DISPATCHES times in one pass (each after a barrier on the buffer
+/// it writes, as a plan's dispatches are), less the same pass with one dispatch. A plan pays
+/// this for every dispatch whatever its size; on CPU adapters it bounds small inputs.
+pub fn dispatch_overhead_us(ctx: &GpuContext) -> Result<f64> {
+    let one = time_dispatch(ctx, &copy_spec(), 1, 0, 16, 1)?;
+    let many = time_dispatch(ctx, &copy_spec(), 1, 0, 16, PROBE_DISPATCHES)?;
+    Ok(((many - one) / (PROBE_DISPATCHES - 1) as f64 * 1e6).max(0.0))
 }
 
 /// Whether f16 FMAs outrun f32 ones on this adapter (measured once per adapter and process).

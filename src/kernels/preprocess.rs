@@ -465,8 +465,8 @@ fn preprocess_slots(
     prepare: impl Fn(&ImagePreprocessor, &PipelineCache, &wgpu::Buffer, usize) -> Result<PreparedImage>,
 ) -> Result<Vec<f32>> {
     ctx.scoped("image preprocessing", || {
-        let pipelines = PipelineCache::default();
-        let pre = ImagePreprocessor::new(ctx, &pipelines, config)?;
+        let pipelines = &ctx.pipelines;
+        let pre = ImagePreprocessor::new(ctx, pipelines, config)?;
         let size = (count.max(1) * pre.image_len() * 4) as u64;
         let buffer = |label: &str, usage| {
             ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -485,7 +485,7 @@ fn preprocess_slots(
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
         let prepared = (0..count)
-            .map(|i| prepare(&pre, &pipelines, &output, i))
+            .map(|i| prepare(&pre, pipelines, &output, i))
             .collect::<Result<Vec<_>>>()?;
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         pre.record(&mut encoder, &prepared);

@@ -13,14 +13,18 @@ use gpu_resnet::{BackendChoice, ContextOptions, GpuContext};
 /// installs lavapipe (mesa-vulkan-drivers), so a missing one means a broken set-up.
 pub fn ctx() -> &'static GpuContext {
     static CTX: OnceLock<GpuContext> = OnceLock::new();
-    CTX.get_or_init(|| {
-        GpuContext::new(ContextOptions {
-            backend: BackendChoice::Vulkan,
-            adapter: None,
-        })
-        .or_else(|_| GpuContext::new(ContextOptions::default()))
-        .unwrap_or_else(|e| panic!("tests need a GPU adapter (CI installs lavapipe): {e}"))
+    CTX.get_or_init(new_ctx)
+}
+
+/// A context of its own on the tests' adapter (Vulkan where there is one): for a test that
+/// counts what is made on its device (the pipeline cache is per context).
+pub fn new_ctx() -> GpuContext {
+    GpuContext::new(ContextOptions {
+        backend: BackendChoice::Vulkan,
+        adapter: None,
     })
+    .or_else(|_| GpuContext::new(ContextOptions::default()))
+    .unwrap_or_else(|e| panic!("tests need a GPU adapter (CI installs lavapipe): {e}"))
 }
 
 /// The OpenGL adapter (llvmpipe through EGL here): no SHADER_F16.

@@ -181,6 +181,8 @@ pub struct Peak {
     pub fp32_gflops: f64,
     pub fp16_gflops: Option<f64>,
     pub bandwidth_gbs: f64,
+    /// Fixed cost of one (empty) dispatch in a pass, microseconds.
+    pub dispatch_us: f64,
 }
 
 /// FMA throughput (f32, and f16 where SHADER_F16 exists) and copy bandwidth of the adapter.
@@ -200,6 +202,7 @@ pub fn measure_peak(ctx: &GpuContext) -> Result<Peak> {
         fp32_gflops: kernels::peak::fma_gflops(ctx, Storage::F32, groups, iters)?,
         fp16_gflops,
         bandwidth_gbs: kernels::peak::copy_gbs(ctx)?,
+        dispatch_us: kernels::peak::dispatch_overhead_us(ctx)?,
     })
 }
 
@@ -213,6 +216,10 @@ pub fn peak(args: PeakArgs) -> Result<()> {
         None => println!("FP16 FMA peak: n/a (no SHADER_F16; FP16 runs packed, computing in f32)"),
     }
     println!("copy bandwidth: {:.1} GB/s", p.bandwidth_gbs);
+    println!(
+        "fixed cost per dispatch: {:.1} us (empty dispatches in one pass)",
+        p.dispatch_us
+    );
     Ok(())
 }
 

@@ -103,6 +103,7 @@ mod tests {
             fp32_gflops: 30.0,
             fp16_gflops: None,
             bandwidth_gbs: 1.0,
+            dispatch_us: 10.0,
         };
         let check = PeakCheck {
             before: 30.0,
