@@ -33,6 +33,7 @@ fn table_for(storage: Storage) -> TuneTable {
                     ms: 1.0,
                     heuristic_ms: 2.0,
                     winograd: winograd::eligible(layer),
+                    staged: false,
                 },
             );
         }
@@ -91,6 +92,7 @@ fn stale_and_damaged_cache_files_are_ignored_with_a_reason() {
             ms: 1.0,
             heuristic_ms: 1.0,
             winograd: false,
+            staged: false,
         },
     );
     other.write(&path).unwrap();

@@ -2,7 +2,7 @@
 
 use wgpu::util::DeviceExt;
 
-use super::{DispatchEnv, OpDispatch, Resource, Specialization, Storage};
+use super::{staged, DispatchEnv, OpDispatch, Resource, Specialization, Storage};
 use crate::arch::{ConvLayer, TensorId};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
@@ -88,7 +88,7 @@ pub const TILE_POLICIES: [(wgpu::DeviceType, Option<u32>); 3] = [
 ];
 
 /// The register tile of one invocation: `tm` output pixels x `4 * tn4` output channels, and
-/// how its weights arrive.
+/// how its inputs and weights arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tile {
     pub tm: u32,
@@ -96,6 +96,9 @@ pub struct Tile {
     /// 0: every invocation fetches its own weight texels. S > 0: subgroups of S invocations
     /// (all on one channel tile) fetch them between them and share them by broadcast.
     pub share: u32,
+    /// The workgroup computes one block of 8 x 8 such micro-tiles, staging its input and
+    /// weight tiles in workgroup memory ([`super::staged`]; `share` is then 0).
+    pub staged: bool,
 }
 
 impl Tile {
@@ -134,7 +137,14 @@ impl Tile {
             }
             _ => 0,
         };
-        Tile { tm, tn4, share }
+        // The staged tile is never the default: it has not been measured on a GPU yet, and on
+        // CPU adapters its barriers make it slower. The tuner offers it everywhere.
+        Tile {
+            tm,
+            tn4,
+            share,
+            staged: false,
+        }
     }
 }
 
@@ -164,24 +174,30 @@ impl ConvVariant {
         let fetches = (t.tn4 * 4).div_ceil(sg);
         let prelude = format!(
             "{}const TM: u32 = {}u;\nconst TN4: u32 = {}u;\nconst SG: u32 = {sg}u;\n\
-             const FETCHES: u32 = {fetches}u;\n",
+             const FETCHES: u32 = {fetches}u;\n{}",
             storage.prelude(),
             t.tm,
             t.tn4,
+            staged::prelude(&t),
         );
+        let (xloads, wloads) = staged::loads_per_lane(&t);
         let consts = [
             ("TM", t.tm),
             ("TN4", t.tn4),
             ("ROWS", 4),
             ("FETCHES", fetches),
-            ("SHARED", (t.share > 0) as u32),
-            ("PLAIN", (t.share == 0) as u32),
+            ("XLOADS", xloads),
+            ("WLOADS", wloads),
+            ("DIRECT", !t.staged as u32),
+            ("STAGED", t.staged as u32),
+            ("SHARED", (t.share > 0 && !t.staged) as u32),
+            ("PLAIN", (t.share == 0 && !t.staged) as u32),
         ];
         let body =
             super::unroll(SOURCE, &consts).expect("conv.wgsl's unroll blocks are well formed");
         let spec = Specialization::new("conv", "main", &prelude, &body, 3)
             .with_texture_input(WEIGHTS_BINDING);
-        let spec = if t.share > 0 {
+        let spec = if t.share > 0 && !t.staged {
             spec.requiring(wgpu::Features::SUBGROUP)
         } else {
             spec
@@ -206,7 +222,12 @@ impl ConvVariant {
     /// over the cores, but never less than the busiest workgroup's. Big maps keep all 64
     /// lanes along pixels (a workgroup then reads one channel tile's weights). A 7x7 map at
     /// batch 1 has 4 pixel tiles: along pixels, half of each 8-lane group would idle.
+    ///
+    /// The staged tile's lanes are fixed ([`staged::LANES_M`]): its block is sized at compile time.
     pub fn lanes_along_m(&self, params: &ConvParams, simd: u32, cores: u32) -> u32 {
+        if self.tile.staged {
+            return staged::LANES_M;
+        }
         let (m_tiles, n_tiles) = self.tiles(params);
         let simd = simd.clamp(1, WORKGROUP);
         let cores = cores.max(1) as u64;
@@ -251,7 +272,8 @@ impl ConvVariant {
             .unwrap_or(WORKGROUP)
     }
 
-    /// The workgroup grid: x covers pixel tiles, y channel tiles.
+    /// The workgroup grid: x covers pixel tiles, y channel tiles (for the staged tile, one
+    /// workgroup per block: `lanes_m` is then its [`staged::LANES_M`]).
     pub fn workgroups(&self, params: &ConvParams) -> (u32, u32) {
         let (m_tiles, n_tiles) = self.tiles(params);
         let lanes_m = params.lanes_m.max(1);
@@ -519,7 +541,16 @@ pub fn gemm_dispatch(
         env.ctx.concurrent_workgroups(),
     );
     let (x, y) = variant.workgroups(&params);
-    let groups = env.check_grid(x, y, &format!("conv `{label}` at batch {}", env.batch))?;
+    let what = format!("conv `{label}` at batch {}", env.batch);
+    if variant.tile.staged {
+        staged::check_workgroup_memory(
+            &variant.tile,
+            env.storage,
+            env.ctx.limits.max_compute_workgroup_storage_size,
+            &what,
+        )?;
+    }
+    let groups = env.check_grid(x, y, &what)?;
     Ok(OpDispatch {
         label,
         family: "conv",

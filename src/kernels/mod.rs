@@ -15,6 +15,7 @@ pub mod head;
 pub mod peak;
 pub mod pool;
 pub mod preprocess;
+pub mod staged;
 mod storage;
 pub mod winograd;
 
@@ -24,8 +25,8 @@ pub use generator::unroll;
 pub use storage::Storage;
 
 /// Every specialisation the engine's plans use for `storage`, across all architectures and
-/// every tile policy ([`conv::TILE_POLICIES`]): what the shader tests validate and
-/// cross-compile.
+/// every tile policy ([`conv::TILE_POLICIES`]), and the staged tiles the tuner may choose:
+/// what the shader tests validate and cross-compile.
 pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
     use crate::arch::{Op, Stage1Shortcut, ARCHS};
     let mut specs: Vec<Specialization> = vec![
@@ -44,9 +45,12 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
             let graph = arch.graph(64, 64, 1000, stage1);
             for op in &graph.ops {
                 if let Op::Conv { conv: c, .. } = *op {
-                    for (device, subgroup) in conv::TILE_POLICIES {
-                        let layer = &graph.convs[c];
-                        let tile = conv::Tile::for_layer(layer.cout, device, subgroup);
+                    let layer = &graph.convs[c];
+                    let policies = conv::TILE_POLICIES.map(|(device, subgroup)| {
+                        conv::Tile::for_layer(layer.cout, device, subgroup)
+                    });
+                    let staged = staged::MICRO_TILES.map(|(tm, tn4)| staged::tile(tm, tn4));
+                    for tile in policies.into_iter().chain(staged) {
                         let v = conv::ConvVariant::of(layer, tile);
                         if seen.insert(v) {
                             specs.push(v.specialization(storage));

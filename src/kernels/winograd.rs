@@ -10,7 +10,7 @@
 use wgpu::util::DeviceExt;
 
 use super::conv::{self, c4, ConvParams, ConvVariant, Tile, WeightFold};
-use super::{DispatchEnv, OpDispatch, Resource, Specialization, Storage};
+use super::{staged, DispatchEnv, OpDispatch, Resource, Specialization, Storage};
 use crate::arch::ConvLayer;
 use crate::error::Result;
 use crate::gpu::GpuContext;
@@ -162,8 +162,14 @@ pub fn dispatches(
     let (tiles_h, tiles_w) = (h.div_ceil(2), w.div_ceil(2));
     let tiles = env.batch * tiles_h * tiles_w;
     // Slabs a whole number of GEMM pixel tiles, and of a subgroup's tiles where the GEMM
-    // shares weights (its lanes broadcast one slab's texels): all powers of two.
-    let per_slab = (tile.tm * tile.share.max(1)).max(16) as usize;
+    // shares weights (its lanes broadcast one slab's texels), or of workgroup blocks for the
+    // staged tile (a block reads one slab's weight block): all powers of two.
+    let block = if tile.staged {
+        staged::block_pixels(&tile)
+    } else {
+        tile.tm * tile.share.max(1)
+    };
+    let per_slab = block.max(16) as usize;
     let slab = tiles.next_multiple_of(per_slab);
     let (cin4, cout4) = (c4(layer.cin), c4(layer.cout));
     let bytes = env.storage.bytes_per_4();

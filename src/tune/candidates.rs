@@ -2,6 +2,7 @@
 
 use crate::gpu::GpuContext;
 use crate::kernels::conv::{c4, Tile, WORKGROUP};
+use crate::kernels::staged;
 
 /// Register tiles as (pixels, channel groups of 4), smallest first: from a GPU-sized 4x8 up
 /// to the 16x64 tile measured best on llvmpipe.
@@ -24,19 +25,36 @@ const MAX_ACCUMULATORS: u32 = 1024;
 
 /// Every tile worth timing on this adapter, fewest accumulators first: each register tile
 /// with per-invocation weight fetches, and, where the adapter has subgroups of one fixed size,
-/// with weights shared by subgroup broadcast too.
+/// with weights shared by subgroup broadcast too; and the staged tiles (workgroup memory,
+/// shaped for GPUs) on every adapter whose workgroup memory holds them, so that they are
+/// chosen wherever they measure faster.
 pub fn candidates(ctx: &GpuContext) -> Vec<Tile> {
     let mut out = Vec::new();
     for (tm, tn4) in SHAPES {
-        out.push(Tile { tm, tn4, share: 0 });
+        let plain = Tile {
+            tm,
+            tn4,
+            share: 0,
+            staged: false,
+        };
+        out.push(plain);
         if let Some(s) = ctx.fixed_subgroup_size() {
-            let shared = Tile { tm, tn4, share: s };
+            let shared = Tile { share: s, ..plain };
             if share_fits(&shared) {
                 out.push(shared);
             }
         }
+        let staged = staged::tile(tm, tn4);
+        if staged::MICRO_TILES.contains(&(tm, tn4)) && staged_fits(ctx, &staged) {
+            out.push(staged);
+        }
     }
     out
+}
+
+/// Whether the device's workgroup memory holds a staged tile in every storage.
+fn staged_fits(ctx: &GpuContext, tile: &Tile) -> bool {
+    staged::max_workgroup_bytes(tile) <= ctx.limits.max_compute_workgroup_storage_size
 }
 
 /// Accumulators per invocation: what a pipeline's build cost grows with.
@@ -56,7 +74,10 @@ pub fn fits(ctx: &GpuContext, tile: &Tile, cout: usize) -> bool {
         && (c4(cout) as u32).is_multiple_of(tile.tn4);
     let share_ok =
         tile.share == 0 || (Some(tile.share) == ctx.fixed_subgroup_size() && share_fits(tile));
-    sizes_ok && share_ok
+    // A staged tile: no subgroup sharing, and its block within the workgroup memory (a
+    // damaged cache entry must not ask for more).
+    let staged_ok = !tile.staged || (tile.share == 0 && staged_fits(ctx, tile));
+    sizes_ok && share_ok && staged_ok
 }
 
 /// What one pipeline build may cost before the tuner stops trying larger tiles: some CPU

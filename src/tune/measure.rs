@@ -15,6 +15,7 @@ use super::candidates::{accumulators, candidates, peak_rss_mb, reset_peak_rss, B
 use super::{ConvShape, TuneTable, TunedTile};
 use crate::error::Result;
 use crate::kernels::conv::{ConvVariant, Tile};
+use crate::kernels::staged;
 use crate::model::Model;
 use crate::plan::{Plan, TileChoice};
 
@@ -201,6 +202,7 @@ pub fn tune_model(
                 ms: best_ms,
                 heuristic_ms: h_ms,
                 winograd: best.1,
+                staged: best.0.staged,
             },
         );
         shapes.push(ShapeTiming {
@@ -226,8 +228,18 @@ pub fn describe_choice(&(tile, winograd): &Choice) -> String {
     )
 }
 
-/// `16x64 sg8`: pixels x channels, and the subgroup that shares weights.
+/// `16x64 sg8`: pixels x channels, and the subgroup that shares weights; `staged 64x64 (8x8)`:
+/// the staged tile's workgroup block and each invocation's micro-tile.
 pub fn describe(tile: &Tile) -> String {
+    if tile.staged {
+        return format!(
+            "staged {}x{} ({}x{})",
+            staged::block_pixels(tile),
+            4 * staged::block_groups(tile),
+            tile.tm,
+            tile.tn4 * 4
+        );
+    }
     let share = if tile.share > 0 {
         format!(" sg{}", tile.share)
     } else {

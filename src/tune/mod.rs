@@ -83,6 +83,10 @@ pub struct TunedTile {
     /// Winograd F(2x2, 3x3) with this tile for its GEMM, instead of the direct conv.
     #[serde(default)]
     pub winograd: bool,
+    /// The staged tile (workgroup memory). Absent in caches written before it existed, which
+    /// hold register tiles only: they read as `false` and stay valid.
+    #[serde(default)]
+    pub staged: bool,
 }
 
 impl TunedTile {
@@ -91,6 +95,7 @@ impl TunedTile {
             tm: self.tm,
             tn4: self.tn4,
             share: self.share,
+            staged: self.staged,
         }
     }
 }
@@ -316,6 +321,7 @@ mod tests {
                 ms: 1.0,
                 heuristic_ms: 2.0,
                 winograd: true,
+                staged: false,
             },
         );
         t.write(&path).unwrap();
