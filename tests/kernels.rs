@@ -202,6 +202,75 @@ fn conv_matches_reference_with_every_tuner_candidate() {
     );
 }
 
+/// The staged tile (workgroup memory, `// @if STAGED` in conv.wgsl) with every micro-tile the
+/// tuner offers (those whose channel groups divide the layer's), on every conv case (model
+/// shapes, 1x1 and odd maps, channels % 4 != 0, stride 2, the 7x7 stem, the vd pooled read,
+/// +res, pixel blocks cut short), in every storage each adapter has, on Vulkan and GL; and as
+/// Winograd's batched GEMM on every 3x3 stride-1 case (slabs of whole blocks).
+#[test]
+fn staged_tile_matches_reference_on_every_conv_case_vulkan_and_gl() {
+    use gpu_resnet::kernels::staged;
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.family == "conv")
+        .collect();
+    let mut failures = Vec::new();
+    let (mut runs, mut winograd_runs) = (0, 0);
+    for (ctx, storages) in [(ctx(), storages()), (gl_ctx(), storages_of(gl_ctx()))] {
+        let _turn = (ctx.info.backend == wgpu::Backend::Gl).then(gl_exclusive);
+        let tiles: Vec<_> = gpu_resnet::tune::candidates(ctx)
+            .into_iter()
+            .filter(|t| t.staged)
+            .collect();
+        assert_eq!(
+            tiles.len(),
+            staged::MICRO_TILES.len(),
+            "every staged micro-tile is a candidate on {}",
+            ctx.describe()
+        );
+        for case in &cases {
+            let cout = case.conv_cout().unwrap();
+            let fitting = tiles
+                .iter()
+                .filter(|t| gpu_resnet::tune::fits(ctx, t, cout));
+            for tile in fitting {
+                for &storage in &storages {
+                    let tol = tolerance(storage, case.compared);
+                    let mut check = |what: &str, got: Vec<f32>| {
+                        let err = rel_err(&got, case.expected());
+                        if err > tol {
+                            failures.push(format!(
+                                "{}{what} {} {} on {}: rel err {err:.2e} > {tol:.2e}",
+                                case.name,
+                                gpu_resnet::tune::describe(tile),
+                                storage.name(),
+                                ctx.describe()
+                            ));
+                        }
+                    };
+                    let got = case
+                        .run_with_tile(ctx, storage, |_| *tile)
+                        .expect("staged conv dispatch");
+                    check("", got);
+                    runs += 1;
+                    if let Some(got) = case.run_winograd(ctx, storage, |_| *tile) {
+                        check(" winograd", got.expect("winograd dispatches"));
+                        winograd_runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Every case has at least the 64x32 block (tn4 = 1 divides any layer).
+    assert!(runs >= cases.len() * 6, "{runs} staged runs");
+    assert!(winograd_runs >= 16, "{winograd_runs} staged winograd runs");
+    assert!(
+        failures.is_empty(),
+        "staged conv mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn conv_detects_a_wrong_weight() {
     // The comparison itself must be able to fail: perturb one weight and expect a mismatch.

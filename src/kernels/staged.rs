@@ -23,9 +23,10 @@ pub const K_GROUPS: u32 = 4;
 pub const WEBGPU_MIN_WORKGROUP_BYTES: u32 = 16384;
 
 /// The micro-tiles (pixels, channel groups) offered as staged candidates: workgroup blocks of
-/// 32x64, 64x64 and 64x128 (pixels x channels), 4x8 to 8x16 accumulators per invocation
-/// (GPU-sized: registers left for occupancy).
-pub const MICRO_TILES: [(u32, u32); 3] = [(4, 2), (8, 2), (8, 4)];
+/// 64x32, 32x64, 64x64 and 64x128 (pixels x channels), 4x8 to 8x16 accumulators per
+/// invocation (GPU-sized: registers left for occupancy). Like every tile, one runs a layer
+/// only where its channel groups divide the layer's (8x4 fits any).
+pub const MICRO_TILES: [(u32, u32); 4] = [(8, 1), (4, 2), (8, 2), (8, 4)];
 
 /// A staged tile of `tm` pixels x `4 * tn4` channels per invocation.
 pub fn tile(tm: u32, tn4: u32) -> Tile {
