@@ -147,3 +147,77 @@ fn small_texture_limits_fold_the_weights_and_give_the_same_logits() {
         Ok(_) => panic!("a 256-texel device cannot hold ResNet50's weights"),
     }
 }
+
+#[test]
+fn staged_tiles_read_folded_weights_and_too_little_workgroup_memory_is_refused() {
+    use gpu_resnet::check::cases::kernel_cases;
+    use gpu_resnet::kernels::staged;
+    use gpu_resnet::plan::TileChoice;
+    // The staged tile's weight loads follow the fold too (ResNet50's 4609-row textures
+    // become 3 blocks at 2048 texels a side).
+    let a = arch::find_arch("ResNet50").unwrap();
+    let w = synthetic_weights(&a, 10, 3);
+    let x: Vec<f32> = (0..3 * 32 * 32)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let ours = Model::new(ctx(), &w, Storage::F32)
+        .unwrap()
+        .plan(1, 32, 32)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    let small = host_device(wgpu::Limits {
+        max_texture_dimension_2d: 2048,
+        ..wgpu::Limits::default()
+    });
+    let model = Model::new(&small, &w, Storage::F32).unwrap();
+    let tile = staged::tile(8, 1);
+    let plan = gpu_resnet::Plan::compile_tiled(
+        &model,
+        1,
+        32,
+        32,
+        false,
+        TileChoice::Override(tile, false),
+    )
+    .unwrap();
+    assert!(
+        plan.convs.iter().flatten().all(|c| c.tile == tile),
+        "every conv runs the staged tile"
+    );
+    let folded = plan.run(&x).unwrap();
+    let err = rel_err(&folded, &ours);
+    let tol = tolerance(Storage::F32, Compared::Model);
+    assert!(err <= tol, "rel err {err:.2e} > {tol:.2e}");
+
+    // A device with 8 KiB of workgroup memory: the 64x128 block (12 KiB in f32) is no
+    // candidate there, and forcing it is an error naming the limit, not a failed pipeline.
+    let little = host_device(wgpu::Limits {
+        max_compute_workgroup_storage_size: 8192,
+        ..wgpu::Limits::default()
+    });
+    let (big, fits) = (staged::tile(8, 4), staged::tile(8, 2));
+    let candidates = gpu_resnet::tune::candidates(&little);
+    assert!(!candidates.contains(&big) && candidates.contains(&fits));
+    let case = kernel_cases()
+        .into_iter()
+        .find(|c| c.conv_cout() == Some(64))
+        .unwrap();
+    match case.run_with_tile(&little, Storage::F32, |_| big) {
+        Err(Error::Limit {
+            limit,
+            needed,
+            allowed,
+            ..
+        }) => {
+            assert_eq!(limit, "max_compute_workgroup_storage_size");
+            assert_eq!((needed, allowed), (12288, 8192));
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("a 12 KiB tile ran in 8 KiB of workgroup memory"),
+    }
+    let got = case.run_with_tile(&little, Storage::F32, |_| fits).unwrap();
+    let err = rel_err(&got, case.expected());
+    let tol = tolerance(Storage::F32, case.compared);
+    assert!(err <= tol, "rel err {err:.2e} > {tol:.2e}");
+}

@@ -332,4 +332,35 @@ mod tests {
         assert!(TuneTable::read(&dir.join("none.json")).unwrap().is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_cache_written_before_staged_tiles_still_reads_as_register_tiles() {
+        let mut t = TuneTable::new(stamp());
+        let entry = TunedTile {
+            tm: 8,
+            tn4: 2,
+            share: 0,
+            ms: 1.0,
+            heuristic_ms: 2.0,
+            winograd: false,
+            staged: true,
+        };
+        t.entries.insert("1x1/1 64->64 8x8 b1".into(), entry);
+        let mut json: serde_json::Value = serde_json::to_value(&t).unwrap();
+        let back: TuneTable = serde_json::from_value(json.clone()).unwrap();
+        assert!(back.entries["1x1/1 64->64 8x8 b1"].tile().staged);
+        // An older file has no `staged` field.
+        json["entries"]["1x1/1 64->64 8x8 b1"]
+            .as_object_mut()
+            .unwrap()
+            .remove("staged");
+        let old: TuneTable = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            old.entries["1x1/1 64->64 8x8 b1"],
+            TunedTile {
+                staged: false,
+                ..entry
+            }
+        );
+    }
 }
