@@ -107,14 +107,26 @@ pub fn tune(args: TuneArgs) -> Result<()> {
                 storage.name(),
                 args.batch
             );
-            println!("| conv shape | layers | default tile | ms | tuned tile | ms | speed-up |");
-            println!("|---|---:|---|---:|---|---:|---:|");
+            // The fastest staged (workgroup-memory) tile per shape too, where one was timed: on
+            // CPU adapters it rarely wins, and a GPU report should show by how much it does.
+            println!(
+                "| conv shape | layers | default tile | ms | tuned tile | ms | speed-up | fastest staged | ms |"
+            );
+            println!("|---|---:|---|---:|---|---:|---:|---|---:|");
             let (mut before, mut after) = (0.0, 0.0);
             for s in &shapes {
                 before += s.heuristic_ms;
                 after += s.best_ms;
+                let staged = s
+                    .tried
+                    .iter()
+                    .filter(|((tile, _), _)| tile.staged)
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map_or("- | -".to_string(), |(choice, ms)| {
+                        format!("{} | {ms:.2}", describe_choice(choice))
+                    });
                 println!(
-                    "| {} | {} | {} | {:.2} | {} | {:.2} | {:.2}x |",
+                    "| {} | {} | {} | {:.2} | {} | {:.2} | {:.2}x | {staged} |",
                     s.shape.key(),
                     s.layers,
                     describe_choice(&s.heuristic),

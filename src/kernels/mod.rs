@@ -9,6 +9,7 @@
 
 mod cache;
 pub mod conv;
+mod conv_weights;
 mod dispatch;
 mod generator;
 pub mod head;
