@@ -203,7 +203,7 @@ fn staged_tiles_read_folded_weights_and_too_little_workgroup_memory_is_refused()
         .into_iter()
         .find(|c| c.conv_cout() == Some(64))
         .unwrap();
-    match case.run_with_tile(&little, Storage::F32, |_| big) {
+    match case.run_with_tile(&little, Storage::F32, |_, _| big) {
         Err(Error::Limit {
             limit,
             needed,
@@ -216,7 +216,9 @@ fn staged_tiles_read_folded_weights_and_too_little_workgroup_memory_is_refused()
         Err(e) => panic!("unexpected error: {e}"),
         Ok(_) => panic!("a 12 KiB tile ran in 8 KiB of workgroup memory"),
     }
-    let got = case.run_with_tile(&little, Storage::F32, |_| fits).unwrap();
+    let got = case
+        .run_with_tile(&little, Storage::F32, |_, _| fits)
+        .unwrap();
     let err = rel_err(&got, case.expected());
     let tol = tolerance(Storage::F32, case.compared);
     assert!(err <= tol, "rel err {err:.2e} > {tol:.2e}");

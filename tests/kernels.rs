@@ -181,7 +181,7 @@ fn conv_matches_reference_with_every_tuner_candidate() {
             .map(|(_, c)| c);
         for case in chosen {
             let got = case
-                .run_with_tile(ctx(), Storage::F32, |_| *tile)
+                .run_with_tile(ctx(), Storage::F32, |_, _| *tile)
                 .expect("conv dispatch");
             runs += 1;
             let err = rel_err(&got, case.expected());
@@ -249,7 +249,7 @@ fn staged_tile_matches_reference_on_every_conv_case_vulkan_and_gl() {
                         }
                     };
                     let got = case
-                        .run_with_tile(ctx, storage, |_| *tile)
+                        .run_with_tile(ctx, storage, |_, _| *tile)
                         .expect("staged conv dispatch");
                     check("", got);
                     runs += 1;

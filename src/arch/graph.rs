@@ -51,6 +51,11 @@ impl ConvLayer {
         }
     }
 
+    /// Output pixels of `batch` images of `in_hw`: the M of the conv's GEMM.
+    pub fn out_pixels(&self, batch: usize, in_hw: (usize, usize)) -> usize {
+        batch * self.out_size(in_hw.0) * self.out_size(in_hw.1)
+    }
+
     pub fn params(&self) -> u64 {
         // weights + BN scale and shift
         (self.cout * self.cin * self.kernel * self.kernel + 2 * self.cout) as u64

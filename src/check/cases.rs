@@ -399,11 +399,14 @@ impl KernelCase {
     /// Run on the GPU in `storage`, as a plan on this adapter would (its conv tile is the
     /// plan's, `conv::tile_for`); the output in the reference's layout.
     pub fn run(&self, ctx: &GpuContext, storage: Storage) -> Result<Vec<f32>> {
-        self.run_with_tile(ctx, storage, |layer| conv::tile_for(ctx, layer))
+        self.run_with_tile(ctx, storage, |layer, pixels| {
+            conv::tile_for(ctx, layer, pixels)
+        })
     }
 
     /// [`KernelCase::run`] with the conv register tile a plan would choose on a `device` of
-    /// this type with this fixed subgroup size (so one adapter can test every tile policy).
+    /// this type with this fixed subgroup size (so one adapter can test every tile policy),
+    /// fitted to the case's map as on a 2-thread CPU adapter or a GPU.
     pub fn run_with_tiles_for(
         &self,
         ctx: &GpuContext,
@@ -411,18 +414,23 @@ impl KernelCase {
         device: wgpu::DeviceType,
         subgroup: Option<u32>,
     ) -> Result<Vec<f32>> {
-        self.run_with_tile(ctx, storage, |layer| {
-            Tile::for_layer(layer.cout, device, subgroup)
+        let min_tiles = (device == wgpu::DeviceType::Cpu).then_some(2 * 8 * 2);
+        self.run_with_tile(ctx, storage, |layer, pixels| {
+            Tile::for_layer(layer.cout, device, subgroup).fit_pixels(
+                pixels as u32,
+                conv::c4(layer.cout) as u32,
+                min_tiles,
+            )
         })
     }
 
-    /// [`KernelCase::run`] with the conv register tile `tile(layer)` (every tile policy, the
-    /// tuner's candidates).
+    /// [`KernelCase::run`] with the conv register tile `tile(layer, output pixels)` (every
+    /// tile policy, the tuner's candidates).
     pub fn run_with_tile(
         &self,
         ctx: &GpuContext,
         storage: Storage,
-        tile: impl Fn(&ConvLayer) -> Tile,
+        tile: impl Fn(&ConvLayer, usize) -> Tile,
     ) -> Result<Vec<f32>> {
         Ok(match &self.input {
             KernelInput::Conv(c) => {
@@ -434,7 +442,7 @@ impl KernelCase {
                     &c.params,
                     c.residual.as_ref(),
                     c.relu,
-                    tile(&c.layer),
+                    tile(&c.layer, c.layer.out_pixels(c.x.n, (c.x.h, c.x.w))),
                 )?
                 .data
             }

@@ -209,7 +209,7 @@ pub fn conv_once(
         p,
         residual,
         relu,
-        conv::tile_for(ctx, layer),
+        conv::tile_for(ctx, layer, layer.out_pixels(x.n, (x.h, x.w))),
     )
 }
 

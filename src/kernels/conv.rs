@@ -149,6 +149,37 @@ impl Tile {
             staged: false,
         }
     }
+
+    /// This tile for a conv of `pixels` output pixels and `out_c4` channel groups: the pixel
+    /// tile halves while padding the pixels up to whole tiles would add over a quarter (a 7x7
+    /// map at batch 1 has 49 pixels: 4 tiles of 16 compute 64, 7 tiles of 8 compute 56; a 1x1
+    /// map computed 16 duplicates of its one pixel); with `min_tiles`, the channel tile then
+    /// narrows until the conv has that many (pixel x channel) tiles, so that every core's lane
+    /// group has work (ResNet18's 512-channel 3x3 convs on a 1x1 map ran as 8 invocations on
+    /// one core: 22 ms each on lavapipe for 4.7 MFLOP). Shared weights put a subgroup's lanes
+    /// on distinct pixel tiles of one channel tile, so sharing stops where half of them or
+    /// more would only compute duplicates.
+    pub fn fit_pixels(self, pixels: u32, out_c4: u32, min_tiles: Option<u32>) -> Tile {
+        let pixels = pixels.max(1);
+        let mut t = self;
+        while t.tm > 1 && pixels.div_ceil(t.tm) * t.tm * 4 > pixels * 5 {
+            t.tm /= 2;
+        }
+        if let Some(min) = min_tiles {
+            while t.tn4 > 1
+                && out_c4.is_multiple_of(t.tn4 / 2)
+                && pixels.div_ceil(t.tm) * (out_c4 / t.tn4) < min
+            {
+                t.tn4 /= 2;
+            }
+        }
+        if t.share > 0
+            && (pixels.div_ceil(t.tm) * 2 <= t.share || !(t.tn4 * 4).is_multiple_of(t.share))
+        {
+            t.share = 0;
+        }
+        t
+    }
 }
 
 /// The conv's specialisation: what changes the code (shapes, stride and epilogue travel in
@@ -306,13 +337,19 @@ pub struct ConvOp<'a> {
     pub output: TensorId,
 }
 
-/// The register tile a plan uses for `layer` on this device.
+/// The register tile a plan uses for `layer` on this device, producing `pixels` output pixels
+/// (batch x height x width): [`Tile::for_layer`] fitted to the map ([`Tile::fit_pixels`]).
 ///
 /// The large CPU tile was measured on Mesa's llvmpipe (lavapipe, and llvmpipe GL) alone; other
 /// CPU implementations get the GPU tile until measured: SwiftShader's shader compiler runs out
 /// of memory on the 16x64 tile (23 GB for ResNet18), while the 8x8 tile builds in seconds.
-pub fn tile_for(ctx: &GpuContext, layer: &ConvLayer) -> Tile {
-    Tile::for_layer(layer.cout, tile_device(ctx), ctx.fixed_subgroup_size())
+pub fn tile_for(ctx: &GpuContext, layer: &ConvLayer, pixels: usize) -> Tile {
+    let tile = Tile::for_layer(layer.cout, tile_device(ctx), ctx.fixed_subgroup_size());
+    // CPU adapters run few lanes at once, so a tiny map must still give each of them work;
+    // a GPU's default tile is already small (kept as is until measured on one).
+    let min_tiles = (ctx.info.device_type == wgpu::DeviceType::Cpu)
+        .then(|| 2 * ctx.lane_group_size().min(WORKGROUP) * ctx.concurrent_workgroups());
+    tile.fit_pixels(pixels as u32, c4(layer.cout) as u32, min_tiles)
 }
 
 /// [`tile_for`] of a layer with `cout` output channels.
@@ -451,6 +488,47 @@ mod tests {
         let (gx, gy) = v.workgroups(&p);
         assert!(gx * p.lanes_m >= m_tiles && gy * (WORKGROUP / p.lanes_m) >= n_tiles);
         assert!(gx * gy >= 2, "both cores get work");
+    }
+
+    #[test]
+    fn tiles_fit_small_maps_and_leave_big_ones_alone() {
+        let cpu = Tile::for_layer(512, wgpu::DeviceType::Cpu, Some(8));
+        let fit = |pixels, min| cpu.fit_pixels(pixels, 128, min);
+        // 56x56 at batch 1: the measured CPU tile, unchanged.
+        assert_eq!(fit(3136, Some(32)), cpu);
+        // 7x7 at batch 1: 7 tiles of 8 pixels (56) instead of 4 of 16 (64); still shared.
+        assert_eq!(
+            fit(49, Some(32)),
+            Tile {
+                tm: 8,
+                tn4: 16,
+                share: 8,
+                ..cpu
+            }
+        );
+        // A 1x1 map: one pixel, 32 channel tiles of 16 for the cores' lane groups, and
+        // per-lane weights (a subgroup would hold 7 duplicates).
+        assert_eq!(
+            fit(1, Some(32)),
+            Tile {
+                tm: 1,
+                tn4: 4,
+                share: 0,
+                ..cpu
+            }
+        );
+        // Without a parallelism floor (GPUs) only the pixel tile shrinks.
+        let gpu = Tile::for_layer(512, wgpu::DeviceType::DiscreteGpu, None);
+        assert_eq!(gpu.fit_pixels(1, 128, None), Tile { tm: 1, ..gpu });
+        // Every fitted tile still divides the channel groups.
+        for pixels in [1, 2, 3, 4, 7, 9, 16, 49, 100, 196] {
+            for c4 in [1u32, 2, 3, 16, 64, 128, 512] {
+                let t = Tile::for_layer(4 * c4 as usize, wgpu::DeviceType::Cpu, Some(8))
+                    .fit_pixels(pixels, c4, Some(32));
+                assert!(t.tm >= 1 && c4.is_multiple_of(t.tn4), "{t:?} for {c4}");
+                assert!(t.share == 0 || (t.tn4 * 4).is_multiple_of(t.share));
+            }
+        }
     }
 
     #[test]

@@ -129,7 +129,8 @@ fn choose_tile(
     shape: &ConvShape,
 ) -> PlanConv {
     let ctx = &model.ctx;
-    let heuristic = (conv::tile_for(ctx, layer), false, false);
+    let pixels = layer.out_pixels(shape.batch, (shape.in_h, shape.in_w));
+    let heuristic = (conv::tile_for(ctx, layer, pixels), false, false);
     let (tile, winograd, tuned) = match choice {
         TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {
             Some((tile, w)) if !w || model.has_winograd(ci) => (tile, w, true),

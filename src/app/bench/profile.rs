@@ -123,5 +123,15 @@ pub(super) fn profile(
         conv_g,
         100.0 * conv_g / peak.fp32_gflops
     );
+    // What the plan pays for dispatching alone (`gpu-resnet peak`'s empty-dispatch probe).
+    let pass_ms = Stats::of(&totals).map_or(sum, |s| s.median);
+    let fixed_ms = plan.dispatches.len() as f64 * peak.dispatch_us * 1e-3;
+    out += &format!(
+        "Fixed dispatch cost: {} dispatches x {:.1} us = {:.2} ms, {:.1}% of the pass.\n",
+        plan.dispatches.len(),
+        peak.dispatch_us,
+        fixed_ms,
+        100.0 * fixed_ms / pass_ms.max(1e-9)
+    );
     emit(&out, args.output.as_deref())
 }
