@@ -83,8 +83,9 @@ pub fn fits(ctx: &GpuContext, tile: &Tile, cout: usize) -> bool {
 /// What one pipeline build may cost before the tuner stops trying larger tiles: some CPU
 /// adapters' shader compilers take minutes or gigabytes on large unrolled tiles (SwiftShader
 /// ran out of memory on the 16x64 tile), and a build cannot be interrupted. Tiles are tried
-/// smallest first; once a build takes more than a quarter of a budget, no tile with more
-/// accumulators is built (the next size up costs about 2-4x as much).
+/// smallest first; once a build takes more than a quarter of a budget, no tile of its kind
+/// (per-lane fetches, shared weights, staged) with more accumulators is built (the next size
+/// up costs about 2-4x as much).
 #[derive(Clone, Copy, Debug)]
 pub struct BuildBudget {
     pub seconds: f64,
