@@ -100,10 +100,8 @@ fn a_device_too_small_for_the_plan_names_the_limit() {
     assert!(e.contains("max_storage_buffers_per_shader_stage"), "{e}");
 }
 
-#[test]
-fn small_texture_limits_fold_the_weights_and_give_the_same_logits() {
-    // WebGL2-class limits: 2048 texels a side, while ResNet50's 3x3 512->512 convs have 4609
-    // weight rows. Folding the rows into blocks side by side changes no arithmetic.
+/// ResNet50 with 10 synthetic classes, a 32x32 input, and its logits on the tests' device.
+fn resnet50_at_32() -> (gpu_resnet::weights::ModelWeights, Vec<f32>, Vec<f32>) {
     let a = arch::find_arch("ResNet50").unwrap();
     let w = synthetic_weights(&a, 10, 3);
     let x: Vec<f32> = (0..3 * 32 * 32)
@@ -115,6 +113,14 @@ fn small_texture_limits_fold_the_weights_and_give_the_same_logits() {
         .unwrap()
         .run(&x)
         .unwrap();
+    (w, x, ours)
+}
+
+#[test]
+fn small_texture_limits_fold_the_weights_and_give_the_same_logits() {
+    // WebGL2-class limits: 2048 texels a side, while ResNet50's 3x3 512->512 convs have 4609
+    // weight rows. Folding the rows into blocks side by side changes no arithmetic.
+    let (w, x, ours) = resnet50_at_32();
     let small = host_device(wgpu::Limits {
         max_texture_dimension_2d: 2048,
         ..wgpu::Limits::default()
@@ -155,17 +161,7 @@ fn staged_tiles_read_folded_weights_and_too_little_workgroup_memory_is_refused()
     use gpu_resnet::plan::TileChoice;
     // The staged tile's weight loads follow the fold too (ResNet50's 4609-row textures
     // become 3 blocks at 2048 texels a side).
-    let a = arch::find_arch("ResNet50").unwrap();
-    let w = synthetic_weights(&a, 10, 3);
-    let x: Vec<f32> = (0..3 * 32 * 32)
-        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-        .collect();
-    let ours = Model::new(ctx(), &w, Storage::F32)
-        .unwrap()
-        .plan(1, 32, 32)
-        .unwrap()
-        .run(&x)
-        .unwrap();
+    let (w, x, ours) = resnet50_at_32();
     let small = host_device(wgpu::Limits {
         max_texture_dimension_2d: 2048,
         ..wgpu::Limits::default()

@@ -6,9 +6,9 @@ use crate::error::Result;
 use crate::gpu::context::GpuContext;
 
 // The weight texture (layout, fold, format, upload) lives in its own file.
-pub(crate) use super::conv_weights::weight_texels;
 pub use super::conv_weights::{
-    check_f16_range, gemm_layout, prepare_weights, upload_weights, weight_format, WeightFold,
+    check_f16_range, gemm_layout, prepare_weights, upload_weights, weight_format, weight_texture,
+    WeightFold,
 };
 
 pub const SOURCE: &str = include_str!("../../shaders/conv.wgsl");

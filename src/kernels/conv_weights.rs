@@ -112,7 +112,7 @@ pub fn weight_format(storage: Storage) -> wgpu::TextureFormat {
 
 /// The weight texture's bytes: `values` in [`weight_format`], rounded to f16 first for every
 /// f16 storage.
-pub(crate) fn weight_texels(storage: Storage, values: &[f32]) -> Vec<u8> {
+fn weight_texels(storage: Storage, values: &[f32]) -> Vec<u8> {
     match storage {
         Storage::F16Mixed => {
             let rounded: Vec<f32> = values
@@ -143,10 +143,28 @@ pub fn upload_weights(
         let at = (y as usize * width as usize + x as usize) * 4;
         texels[at..at + row_len].copy_from_slice(values);
     }
-    Ok(ctx.device.create_texture_with_data(
+    Ok(weight_texture(
+        ctx,
+        storage,
+        &layer.name,
+        (width, height),
+        &texels,
+    ))
+}
+
+/// A sampled weight texture of `width x height` texels of 4 values, `values` row-major, in
+/// `storage`'s texel format (shared by the direct and the Winograd weights).
+pub fn weight_texture(
+    ctx: &GpuContext,
+    storage: Storage,
+    label: &str,
+    (width, height): (u32, u32),
+    values: &[f32],
+) -> wgpu::Texture {
+    ctx.device.create_texture_with_data(
         &ctx.queue,
         &wgpu::TextureDescriptor {
-            label: Some(&layer.name),
+            label: Some(label),
             size: wgpu::Extent3d {
                 width,
                 height,
@@ -160,8 +178,8 @@ pub fn upload_weights(
             view_formats: &[],
         },
         wgpu::util::TextureDataOrder::LayerMajor,
-        &weight_texels(storage, &texels),
-    ))
+        &weight_texels(storage, values),
+    )
 }
 
 /// The conv recipe's first half: fold BN into the weights, lay them out in the order

@@ -7,8 +7,6 @@
 //! the BN bias and the residual, applies the ReLU and stores the output. 2.25x fewer
 //! multiplies than the direct conv, for two more dispatches and the scratch traffic.
 
-use wgpu::util::DeviceExt;
-
 use super::conv::{self, c4, ConvParams, ConvVariant, Tile, WeightFold};
 use super::{staged, DispatchEnv, OpDispatch, Resource, Specialization, Storage};
 use crate::arch::ConvLayer;
@@ -120,24 +118,12 @@ pub fn prepare_weights(
     if storage != Storage::F32 {
         conv::check_f16_range(&laid, &layer.name, source)?;
     }
-    Ok(Some(ctx.device.create_texture_with_data(
-        &ctx.queue,
-        &wgpu::TextureDescriptor {
-            label: Some(&format!("{} winograd", layer.name)),
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: conv::weight_format(storage),
-            usage: wgpu::TextureUsages::TEXTURE_BINDING,
-            view_formats: &[],
-        },
-        wgpu::util::TextureDataOrder::LayerMajor,
-        &conv::weight_texels(storage, &laid),
+    Ok(Some(conv::weight_texture(
+        ctx,
+        storage,
+        &format!("{} winograd", layer.name),
+        (width, height),
+        &laid,
     )))
 }
 
