@@ -215,11 +215,17 @@ pub fn check_adapter(
         .iter()
         .filter(|c| c.runs_as_winograd())
         .count();
+    let staged_cases = suite
+        .kernels
+        .iter()
+        .filter(|c| c.conv_cout().is_some())
+        .count();
     progress(&format!(
-        "{label}: {}: {} kernel ({} of them Winograd), {} model and {} golden checks in {} mode(s)",
+        "{label}: {}: {} kernel ({} of them Winograd, {} staged), {} model and {} golden checks in {} mode(s)",
         ctx.describe(),
-        suite.kernels.len() + winograd_cases,
+        suite.kernels.len() + winograd_cases + staged_cases,
         winograd_cases,
+        staged_cases,
         suite.models.len(),
         suite.golden.len(),
         modes.len()
@@ -249,12 +255,20 @@ pub fn check_adapter(
                 .iter()
                 .map(|c| kernel_item(ctx, mode.storage, c)),
         );
-        // Winograd F(2x2, 3x3) on every 3x3 stride-1 conv case, its GEMM in the default tile.
+        // Winograd F(2x2, 3x3) on every 3x3 stride-1 conv case, its GEMM in the default tile;
+        // the staged workgroup-memory tile on every conv case. Neither is a default on CPU
+        // adapters, but a tuned plan may pick either on any adapter.
         out.items.extend(
             suite
                 .kernels
                 .iter()
                 .filter_map(|c| winograd_item(ctx, mode.storage, c)),
+        );
+        out.items.extend(
+            suite
+                .kernels
+                .iter()
+                .filter_map(|c| staged_item(ctx, mode.storage, c)),
         );
         out.seconds += t.elapsed().as_secs_f64();
     }
@@ -340,6 +354,16 @@ fn winograd_item(ctx: &GpuContext, storage: Storage, case: &KernelCase) -> Optio
     let got = case.run_winograd(ctx, storage, tile)?;
     let name = format!("winograd {}", case.name);
     Some(compared_item("winograd", name, storage, case, got))
+}
+
+/// `case` run with the staged tile's smallest block (64 pixels x 32 channels, which fits any
+/// layer), where it is a conv.
+fn staged_item(ctx: &GpuContext, storage: Storage, case: &KernelCase) -> Option<Item> {
+    case.conv_cout()?;
+    let tile = crate::kernels::staged::tile(8, 1);
+    let got = case.run_with_tile(ctx, storage, |_, _| tile);
+    let name = format!("staged {}", case.name);
+    Some(compared_item("staged", name, storage, case, got))
 }
 
 /// The item for `got`, `case`'s output on the adapter, against its reference answer.
