@@ -211,7 +211,7 @@ fn run_once(model: &ResNet, input: &TensorData, batch: usize, device: &Device) -
     let logits = model.forward(x).into_data();
     let ms = start.elapsed().as_secs_f64() * 1e3;
     assert_eq!(logits.shape().to_vec(), [batch, CLASSES], "logits shape");
-    let values = logits.to_vec::<f32>().expect("f32 logits");
+    let values = logits.try_to_vec::<f32>().expect("f32 logits");
     assert!(values.iter().all(|v| v.is_finite()), "non-finite logits");
     ms
 }
