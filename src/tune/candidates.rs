@@ -122,3 +122,61 @@ pub(crate) fn peak_rss_mb() -> Option<f64> {
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
+
+/// The process's resident memory now, in MB (Linux).
+fn rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Watches one pipeline build: a shader compiler cannot be interrupted, and on SwiftShader a
+/// 16-pixel register tile grew the process past 17 GB within a minute (a larger
+/// `--max-build-seconds` had let the tuner reach it). If resident memory grows by more than
+/// the whole memory budget while the build runs, the process stops with an error naming the
+/// tile and the budget instead of taking the machine down. Stops watching when dropped.
+pub(crate) struct BuildWatch {
+    #[cfg(not(target_arch = "wasm32"))]
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BuildWatch {
+    pub(crate) fn start(what: String, budget_mb: f64) -> BuildWatch {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use std::sync::atomic::{AtomicBool, Ordering};
+            let done = std::sync::Arc::new(AtomicBool::new(false));
+            if let Some(before) = rss_mb() {
+                let stop = done.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        if rss_mb().is_some_and(|now| now - before > budget_mb) {
+                            eprintln!(
+                                "error: building {what} grew this process by over {budget_mb:.0} MB \
+                                 (--max-build-mb); stopping before the machine runs out of memory. \
+                                 Tiles built so far are not cached; rerun with a smaller \
+                                 --max-build-seconds so that this tile is not tried."
+                            );
+                            std::process::exit(3);
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                });
+            }
+            BuildWatch { done }
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = (what, budget_mb);
+            BuildWatch {}
+        }
+    }
+}
+
+impl Drop for BuildWatch {
+    fn drop(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

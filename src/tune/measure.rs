@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-use super::candidates::{accumulators, candidates, peak_rss_mb, reset_peak_rss, BuildBudget};
+use super::candidates::{
+    accumulators, candidates, peak_rss_mb, reset_peak_rss, BuildBudget, BuildWatch,
+};
 use super::{ConvShape, TuneTable, TunedTile};
 use crate::error::Result;
 use crate::kernels::conv::{ConvVariant, Tile};
@@ -273,6 +275,10 @@ fn build(model: &Model, opts: &TuneOptions, tile: Tile) -> (f64, Option<f64>) {
         }
         reset_peak_rss();
         let before = peak_rss_mb();
+        let _watch = BuildWatch::start(
+            format!("tile {} ({})", describe(&tile), layer.name),
+            opts.budget.megabytes,
+        );
         let start = Instant::now();
         model
             .pipelines
