@@ -33,7 +33,8 @@ pub struct TuneArgs {
     /// Larger tiles are not built once one pipeline's build took over a quarter of this.
     #[arg(long, default_value_t = BuildBudget::default().seconds)]
     pub max_build_seconds: f64,
-    /// Larger tiles are not built once one build grew peak memory by over a quarter of this.
+    /// Larger tiles are not built once one build grew peak memory by over a quarter of this;
+    /// a build that grows memory past all of it stops the tuner with an error naming the tile.
     #[arg(long, default_value_t = BuildBudget::default().megabytes)]
     pub max_build_mb: f64,
     /// Time the direct convs only (no Winograd candidates for the 3x3 stride-1 convs).
