@@ -124,6 +124,7 @@ pub(crate) fn peak_rss_mb() -> Option<f64> {
 }
 
 /// The process's resident memory now, in MB (Linux).
+#[cfg(not(target_arch = "wasm32"))]
 fn rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
