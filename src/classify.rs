@@ -74,7 +74,7 @@ pub struct Classifier {
 
 impl Classifier {
     pub fn new(model: Model, config: PreprocessConfig) -> Result<Self> {
-        let preprocessor = ImagePreprocessor::new(&model.ctx, &model.pipelines, config)?;
+        let preprocessor = ImagePreprocessor::new(&model.ctx, &model.ctx.pipelines, config)?;
         Ok(Classifier {
             model,
             preprocessor,
@@ -186,7 +186,7 @@ impl Classifier {
         let prepared = ctx.scoped("texture binding", || {
             self.preprocessor.prepare_texture(
                 ctx,
-                &self.model.pipelines,
+                &self.model.ctx.pipelines,
                 texture,
                 plan.input_buffer(),
                 0,

@@ -1,14 +1,12 @@
 //! A network resident on the GPU: folded weights uploaded once in the chosen storage type,
 //! and the pipeline cache that every plan of it (batch 1, 4, 8, ...) shares.
 
-use std::sync::Arc;
-
 use wgpu::util::DeviceExt;
 
 use crate::arch::{Arch, Stage1Shortcut};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::{self, PipelineCache, Storage};
+use crate::kernels::{self, Storage};
 use crate::weights::ModelWeights;
 
 /// Numeric precision a user asks for.
@@ -91,7 +89,6 @@ pub struct Model {
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
     pub weight_bytes: u64,
-    pub(crate) pipelines: Arc<PipelineCache>,
     pub source: String,
     /// Measured conv tiles for this adapter and storage (`gpu-resnet tune`), read from the
     /// cache directory when the model is made; plans use the heuristic where it has no entry.
@@ -173,7 +170,6 @@ impl Model {
                 winograd,
                 head_weights,
                 weight_bytes,
-                pipelines: ctx.pipelines.clone(),
                 source: weights.source.clone(),
                 tuning,
                 tune_status,
@@ -230,6 +226,6 @@ impl Model {
     /// Pipelines compiled so far on this model's device (shared by all its plans, and by every
     /// other model and check on the same context).
     pub fn pipeline_count(&self) -> usize {
-        self.pipelines.len()
+        self.ctx.pipelines.len()
     }
 }

@@ -133,7 +133,7 @@ const PROBE_DISPATCHES: u32 = 256;
 /// The fixed cost of one dispatch in a pass, in microseconds: one workgroup that stores
 /// nothing, dispatched PROBE_DISPATCHES times in one pass (each after a barrier on the buffer
 /// it writes, as a plan's dispatches are), less the same pass with one dispatch. A plan pays
-/// this for every dispatch whatever its size; on CPU adapters it bounds small inputs.
+/// this for every dispatch whatever its size (`bench --profile` prints the plan's total).
 pub fn dispatch_overhead_us(ctx: &GpuContext) -> Result<f64> {
     let one = time_dispatch(ctx, &copy_spec(), 1, 0, 16, 1)?;
     let many = time_dispatch(ctx, &copy_spec(), 1, 0, 16, PROBE_DISPATCHES)?;

@@ -423,7 +423,7 @@ fn bind<'a>(
     ops.iter()
         .zip(offsets)
         .map(|(op, offset)| {
-            let kernel = model.pipelines.get(device, &op.spec);
+            let kernel = model.ctx.pipelines.get(device, &op.spec);
             let bound: Vec<Bound> = op.bindings.iter().map(|&r| resolve(r)).collect();
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,

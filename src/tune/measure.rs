@@ -281,6 +281,7 @@ fn build(model: &Model, opts: &TuneOptions, tile: Tile) -> (f64, Option<f64>) {
         );
         let start = Instant::now();
         model
+            .ctx
             .pipelines
             .get(&model.ctx.device, &variant.specialization(model.storage));
         seconds = seconds.max(start.elapsed().as_secs_f64());

@@ -52,7 +52,7 @@ impl Worker {
         for plan in &plans {
             plan.run(&vec![0.0; plan.input_len()])?;
         }
-        let preprocessor = ImagePreprocessor::new(&ctx, &model.pipelines, preprocess)?;
+        let preprocessor = ImagePreprocessor::new(&ctx, &model.ctx.pipelines, preprocess)?;
         let info = WorkerInfo {
             device: ctx.describe(),
             max_image_bytes: ctx
