@@ -52,14 +52,60 @@ pub enum Error {
     /// with this. Make a new `GpuContext` to go on.
     #[error("the GPU device `{adapter}` was lost ({reason}); create a new context to continue")]
     DeviceLost { adapter: String, reason: String },
+    /// The network's output (or an input) holds NaN or Inf: refused rather than answered.
+    #[error("{0}")]
+    NonFinite(String),
     /// `gpu-resnet check` found results outside their tolerance.
     #[error("conformance check failed: {0}")]
     Conformance(String),
+    /// A bug of ours caught at a boundary (a panic that front ends turn into an error).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The broad kind of an [`Error`], for front ends that map errors onto their own classes (the
+/// Python package's exceptions, the C API's status codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A weights file or model directory that cannot be read or used.
+    Weights,
+    /// An input tensor, image, argument or size the model refuses (limits included).
+    Input,
+    /// No adapter, a missing feature, a GPU error or a lost device.
+    Device,
+    /// NaN or Inf in an input or in the logits.
+    NonFinite,
+    /// Anything else: a failed conformance check, a bug of ours.
+    Internal,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. } | Error::Format { .. } | Error::Tensor { .. } => ErrorKind::Weights,
+            Error::Image { .. } | Error::UnknownModel { .. } | Error::Input(_) => ErrorKind::Input,
+            Error::Limit { .. } => ErrorKind::Input,
+            Error::NoAdapter { .. }
+            | Error::Unsupported { .. }
+            | Error::Gpu { .. }
+            | Error::DeviceLost { .. } => ErrorKind::Device,
+            Error::NonFinite(_) => ErrorKind::NonFinite,
+            Error::Conformance(_) | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// An error for a panic caught at a boundary, with the panic's message when it has one.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        Error::Internal(what)
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

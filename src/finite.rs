@@ -10,7 +10,7 @@ pub fn check_input(values: &[f32], what: &str) -> Result<()> {
     let mut bad = values.iter().enumerate().filter(|(_, v)| !v.is_finite());
     if let Some((first, v)) = bad.next() {
         let count = 1 + bad.count();
-        return Err(Error::Input(format!(
+        return Err(Error::NonFinite(format!(
             "{what}: {count} non-finite value(s) (NaN or Inf), the first at flat index {first} \
              ({v}); the network would turn them into finite-looking logits"
         )));
@@ -33,7 +33,7 @@ pub fn check_logits(logits: &[f32], storage: Storage) -> Result<()> {
             storage.name()
         )
     };
-    Err(Error::Input(format!(
+    Err(Error::NonFinite(format!(
         "{bad} of {} logits are NaN or Inf: {why}",
         logits.len()
     )))

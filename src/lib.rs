@@ -28,17 +28,22 @@ pub mod open;
 pub mod plan;
 pub mod preprocess;
 pub mod reference;
+// Blocking calls from any thread (Python, C): native only.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod session;
 pub mod tensor;
 pub mod tune;
 pub mod weights;
 
 pub use arch::{resolve, Arch, ModelSpec};
 pub use classify::{Classifier, PendingClassification, Prediction, TextureClassification};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use gpu::{BackendChoice, ContextOptions, GpuContext};
 pub use kernels::Storage;
 pub use model::{choose_storage, F16Mode, Model, Precision};
 pub use open::{open_model, OpenOptions, Opened, WeightsSource};
 pub use plan::Plan;
 pub use preprocess::PreprocessConfig;
+#[cfg(not(target_arch = "wasm32"))]
+pub use session::{Session, SessionOptions};
 pub use tune::{TuneStatus, TuneTable};

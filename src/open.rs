@@ -88,6 +88,14 @@ impl LoadedWeights {
         }
     }
 
+    /// The input's name in the file; `x` (PaddleClas's) for checkpoints and synthetic weights.
+    pub fn input_name(&self) -> String {
+        self.info
+            .as_ref()
+            .and_then(|i| i.input_name.clone())
+            .unwrap_or_else(|| "x".into())
+    }
+
     /// inference.yml's label list, when it has one with an entry per class.
     pub fn labels(&self) -> Option<Vec<String>> {
         let labels = self.info.as_ref()?.deploy_config.as_ref()?.labels.clone()?;
@@ -103,6 +111,8 @@ pub struct Opened {
     pub preprocess: PreprocessConfig,
     /// Class names from inference.yml, when the model has them.
     pub labels: Option<Vec<String>>,
+    /// The input's name in the file (`x` when the file names none).
+    pub input_name: String,
     /// `ResNet101_vd (102 classes, input x [N,3,224,224])`.
     pub summary: String,
 }
@@ -184,6 +194,7 @@ pub fn open_model(
     Ok(Opened {
         preprocess: loaded.preprocess(),
         labels: loaded.labels(),
+        input_name: loaded.input_name(),
         summary: loaded.summary(),
         spec: loaded.spec,
         model,
