@@ -30,6 +30,7 @@ pub mod preprocess;
 pub mod reference;
 pub mod tensor;
 pub mod tune;
+pub mod tuning;
 pub mod weights;
 
 pub use arch::{resolve, Arch, ModelSpec};
