@@ -33,6 +33,7 @@ pub mod reference;
 pub mod session;
 pub mod tensor;
 pub mod tune;
+pub mod tuning;
 pub mod weights;
 
 pub use arch::{resolve, Arch, ModelSpec};

@@ -92,9 +92,9 @@ pub struct Model {
     pub source: String,
     /// Measured conv tiles for this adapter and storage (`gpu-resnet tune`), read from the
     /// cache directory when the model is made; plans use the heuristic where it has no entry.
-    pub(crate) tuning: Option<crate::tune::TuneTable>,
+    pub(crate) tuning: Option<crate::tuning::TuneTable>,
     /// Whether that cache was found, loaded or ignored (and why).
-    pub tune_status: crate::tune::TuneStatus,
+    pub tune_status: crate::tuning::TuneStatus,
 }
 
 impl Model {
@@ -151,7 +151,7 @@ impl Model {
             );
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
-            let (tuning, tune_status) = crate::tune::load(ctx, storage);
+            let (tuning, tune_status) = crate::tuning::load(ctx, storage);
             let wants_winograd = tuning
                 .as_ref()
                 .is_some_and(|t| t.entries.values().any(|e| e.winograd));
@@ -175,11 +175,6 @@ impl Model {
                 tune_status,
             })
         })
-    }
-
-    /// Compile a plan for `batch` images of `h` x `w`.
-    pub fn plan(&self, batch: usize, h: usize, w: usize) -> Result<crate::plan::Plan> {
-        crate::plan::Plan::compile(self, batch, h, w)
     }
 }
 
@@ -219,7 +214,7 @@ impl Model {
     }
 
     /// Use `table` for the plans compiled from now on (`None`: the heuristic tiles alone).
-    pub fn set_tuning(&mut self, table: Option<crate::tune::TuneTable>) {
+    pub fn set_tuning(&mut self, table: Option<crate::tuning::TuneTable>) {
         self.tuning = table;
     }
 

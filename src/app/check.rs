@@ -23,8 +23,9 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "all_adapters")]
     pub adapter: Option<usize>,
     /// Check every adapter the backend finds, one after the other (plus SwiftShader's Vulkan
-    /// driver from Debian's chromium package when it is installed and no VK_ICD_FILENAMES,
-    /// VK_DRIVER_FILES or VK_ADD_DRIVER_FILES is set).
+    /// driver from Debian's chromium package and Mesa 25's lavapipe from
+    /// scripts/mesa25-lavapipe.sh, where present, when no VK_ICD_FILENAMES, VK_DRIVER_FILES or
+    /// VK_ADD_DRIVER_FILES is set).
     #[arg(long)]
     pub all_adapters: bool,
     /// Precisions to check (fp16 runs every f16 storage mode the adapter has).
@@ -43,25 +44,49 @@ const SWIFTSHADER_ICD: &str = "/usr/lib/chromium/vk_swiftshader_icd.json";
 /// The Vulkan loader's variables that choose drivers; a user who set one chose for us.
 const DRIVER_VARS: [&str; 3] = ["VK_ICD_FILENAMES", "VK_DRIVER_FILES", "VK_ADD_DRIVER_FILES"];
 
-/// For `--all-adapters`: SwiftShader's Vulkan driver, when installed (with Chromium) but not
-/// registered with the Vulkan loader, is added to the drivers the loader finds
-/// (`VK_ADD_DRIVER_FILES`, so the system's drivers stay), making it one more implementation in
-/// the matrix. Not when the user set any of the loader's driver variables.
-fn add_swiftshader_driver() {
-    if DRIVER_VARS.iter().any(|v| std::env::var_os(v).is_some())
-        || !std::path::Path::new(SWIFTSHADER_ICD).is_file()
-    {
+/// Where `scripts/mesa25-lavapipe.sh` unpacks Mesa 25's lavapipe (bookworm-backports) by
+/// default: `$GPU_RESNET_MESA25`, else `mesa25` in the cache directory.
+pub fn mesa25_dir() -> PathBuf {
+    match std::env::var_os("GPU_RESNET_MESA25").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => crate::app::fetch::cache_dir(None).join("mesa25"),
+    }
+}
+
+/// For `--all-adapters`: the software Vulkan drivers installed beside the system's but not
+/// registered with the Vulkan loader are added to the drivers the loader finds
+/// (`VK_ADD_DRIVER_FILES`, so the system's drivers stay), each one more implementation in the
+/// matrix: SwiftShader (with Chromium) and Mesa 25's lavapipe (`scripts/mesa25-lavapipe.sh`;
+/// it runs with the system's libdrm, measured, so no library path is needed). Not when the
+/// user set any of the loader's driver variables.
+fn add_software_drivers() {
+    if DRIVER_VARS.iter().any(|v| std::env::var_os(v).is_some()) {
         return;
     }
-    eprintln!("adding SwiftShader's Vulkan driver ({SWIFTSHADER_ICD}) to the matrix (VK_ADD_DRIVER_FILES; set it or VK_ICD_FILENAMES to choose the drivers yourself)");
+    let mesa25 = mesa25_dir().join("lvp_icd.json");
+    let drivers: Vec<String> = [
+        ("SwiftShader's Vulkan driver", PathBuf::from(SWIFTSHADER_ICD)),
+        ("Mesa 25's lavapipe", mesa25),
+    ]
+    .into_iter()
+    .filter(|(_, icd)| icd.is_file())
+    .map(|(what, icd)| {
+        eprintln!("adding {what} ({}) to the matrix", icd.display());
+        icd.display().to_string()
+    })
+    .collect();
+    if drivers.is_empty() {
+        return;
+    }
+    eprintln!("(VK_ADD_DRIVER_FILES; set it or VK_ICD_FILENAMES to choose the drivers yourself)");
     // Before any instance exists and while this is the only thread: the loader reads it then.
-    std::env::set_var("VK_ADD_DRIVER_FILES", SWIFTSHADER_ICD);
+    std::env::set_var("VK_ADD_DRIVER_FILES", drivers.join(":"));
 }
 
 /// The command: run, print the report, fail (exit code 1) if any check failed.
 pub fn check(args: CheckArgs) -> Result<()> {
     if args.all_adapters {
-        add_swiftshader_driver();
+        add_software_drivers();
     }
     let adapters = match (args.adapter, args.all_adapters) {
         (_, true) => AdapterChoice::All,

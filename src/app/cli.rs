@@ -3,13 +3,17 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::app::bench;
 use crate::arch::{self, RELEASES};
 use crate::error::{Error, Result};
-use crate::gpu::{describe_adapter, list_adapters, BackendChoice, ContextOptions, GpuContext};
+use crate::gpu::{describe_adapter, list_adapters, BackendChoice};
 use crate::npy;
+
+// The argument types the commands share live in `args.rs` (the commands import them from
+// there, never from this dispatcher); re-exported here, their first home.
+pub use crate::app::args::{DeviceArgs, ListFormat, ModelArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -63,35 +67,10 @@ pub enum Command {
     Loadgen(crate::app::serve::loadgen::LoadgenArgs),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Table,
-    Json,
-}
-
-/// Where and how to run: shared by the commands that run a model.
-#[derive(Args, Debug, Clone)]
-pub struct DeviceArgs {
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-    /// Adapter index in `gpu-resnet adapters` order for the chosen backend.
-    #[arg(long)]
-    pub adapter: Option<usize>,
-}
-
-impl DeviceArgs {
-    pub fn context(&self) -> Result<GpuContext> {
-        GpuContext::new(ContextOptions {
-            backend: self.backend,
-            adapter: self.adapter,
-        })
-    }
-}
-
 #[derive(Args, Debug)]
 pub struct InferArgs {
     #[command(flatten)]
-    pub model: crate::app::predict::ModelArgs,
+    pub model: ModelArgs,
     /// float32 NCHW .npy, already normalised; batch and size come from its shape.
     #[arg(long)]
     pub input: PathBuf,

@@ -8,9 +8,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::app::cli::ListFormat;
+use crate::app::args::{ListFormat, ModelArgs};
 use crate::app::feed;
-use crate::app::predict::ModelArgs;
 use crate::classify::top_k;
 use crate::error::{Error, Result};
 

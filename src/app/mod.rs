@@ -4,6 +4,7 @@
 //! the library (`default-features = false`) compiles none of its crates (clap, plotters,
 //! indicatif, ureq).
 
+pub mod args;
 pub mod bench;
 pub mod check;
 pub mod cli;

@@ -7,90 +7,13 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::app::cli::{DeviceArgs, ListFormat};
+// `ModelArgs` is kept reachable here, where it was first defined.
+use crate::app::args::ListFormat;
+pub use crate::app::args::ModelArgs;
 use crate::app::feed;
-use crate::arch::ModelSpec;
-use crate::classify::{Classifier, Prediction};
+use crate::classify::Prediction;
 use crate::error::{Error, Result};
 use crate::labels::label;
-use crate::model::{F16Mode, Model, Precision};
-use crate::open::{open_model, OpenOptions, Opened, WeightsSource};
-
-/// The model to run and where to run it (shared by `infer`, `predict` and `eval`).
-#[derive(Args, Debug)]
-pub struct ModelArgs {
-    /// Model name (see `gpu-resnet models`). Optional with --weights: the architecture is
-    /// recognised from the file, and a name given must agree with it. For images it also sets
-    /// the preprocessing (resize 256, crop 224; 320/320 for Fix_ResNet50_vd_ssld_v2) unless the
-    /// model's directory has an inference.yml. Needed for synthetic weights.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// A .pdparams, .safetensors or ONNX file, a Paddle inference model (its directory, or its
-    /// inference.json / inference.pdmodel), or a registered model name fetched into the cache;
-    /// omitted: deterministic synthetic weights (the classes then mean nothing).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Where `gpu-resnet fetch` keeps downloaded weights (default: $XDG_CACHE_HOME/gpu-resnet).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub device: DeviceArgs,
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    pub precision: Precision,
-    #[arg(long, value_enum, default_value_t = F16Mode::Auto)]
-    pub f16_mode: F16Mode,
-    /// Classes of the synthetic head (only without --weights).
-    #[arg(long, default_value_t = 1000)]
-    pub classes: usize,
-}
-
-impl ModelArgs {
-    /// Where the weights come from: a file, a directory, a registered name fetched into the
-    /// cache, or synthetic.
-    pub fn source(&self) -> Result<WeightsSource> {
-        Ok(match &self.weights {
-            Some(arg) => WeightsSource::Path(crate::app::fetch::resolve_weights(
-                arg,
-                self.cache_dir.as_deref(),
-            )?),
-            None => WeightsSource::Synthetic {
-                classes: self.classes,
-                seed: 0,
-            },
-        })
-    }
-
-    pub fn options(&self) -> OpenOptions {
-        OpenOptions {
-            model: self.model.clone(),
-            precision: self.precision,
-            f16_mode: self.f16_mode,
-        }
-    }
-
-    /// Load the weights, make the device and upload the model; says on stderr which
-    /// architecture the weights file was recognised as.
-    pub fn open(&self) -> Result<Opened> {
-        let source = self.source()?;
-        let ctx = self.device.context()?;
-        let opened = open_model(&ctx, &source, &self.options())?;
-        if self.weights.is_some() {
-            eprintln!("recognised {}", opened.summary);
-        }
-        Ok(opened)
-    }
-
-    /// Load the weights, make the device and upload the model.
-    pub fn load(&self) -> Result<(ModelSpec, Model)> {
-        let opened = self.open()?;
-        Ok((opened.spec, opened.model))
-    }
-
-    /// [`ModelArgs::load`] with the model's preprocessing around it.
-    pub fn classifier(&self) -> Result<(ModelSpec, Classifier)> {
-        self.open()?.into_classifier()
-    }
-}
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::app::cli::DeviceArgs;
+use crate::app::args::DeviceArgs;
 use crate::arch;
 use crate::error::{Error, Result};
 use crate::model::{choose_storage, F16Mode, Model, Precision};

@@ -118,6 +118,33 @@ pub struct Graph {
 
 pub const STAGE_FILTERS: [usize; 4] = [64, 128, 256, 512];
 
+// The counts derived from an architecture's graph (here, beside the graph: the tables only
+// describe the architectures).
+impl Arch {
+    /// Parameters as PaddlePaddle counts them: conv weights, BN scale/shift, FC weight and bias
+    /// (BN running statistics excluded).
+    pub fn params(&self, classes: usize) -> u64 {
+        let convs: u64 = self
+            .conv_layers(Stage1Shortcut::Projection)
+            .iter()
+            .map(ConvLayer::params)
+            .sum();
+        convs + (self.features() * classes + classes) as u64
+    }
+
+    /// FLOPs = 2 x multiply-accumulates of every conv and the FC, for an `size` x `size` input.
+    pub fn flops(&self, size: usize, classes: usize) -> u64 {
+        self.graph(size, size, classes, Stage1Shortcut::Projection)
+            .flops_per_image()
+    }
+
+    /// FLOPs as the seed counts them (`Graph::seed_convention_flops`).
+    pub fn seed_convention_flops(&self, size: usize, classes: usize) -> u64 {
+        self.graph(size, size, classes, Stage1Shortcut::Projection)
+            .seed_convention_flops()
+    }
+}
+
 impl Arch {
     /// The conv layers in run order (independent of input size).
     pub fn conv_layers(&self, stage1: Stage1Shortcut) -> Vec<ConvLayer> {

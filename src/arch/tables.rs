@@ -1,7 +1,5 @@
-//! The twelve architectures as data (stem, block, depths, shortcut), with the parameter and
-//! FLOP counts derived from their graphs.
-
-use super::{ConvLayer, Stage1Shortcut};
+//! The twelve architectures as data (stem, block, depths, shortcut). The parameter and FLOP
+//! counts derived from their graphs are in `graph.rs`.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stem {
@@ -90,28 +88,5 @@ impl Arch {
     /// Channels entering the head.
     pub fn features(&self) -> usize {
         512 * self.expansion()
-    }
-
-    /// Parameters as PaddlePaddle counts them: conv weights, BN scale/shift, FC weight and bias
-    /// (BN running statistics excluded).
-    pub fn params(&self, classes: usize) -> u64 {
-        let convs: u64 = self
-            .conv_layers(Stage1Shortcut::Projection)
-            .iter()
-            .map(ConvLayer::params)
-            .sum();
-        convs + (self.features() * classes + classes) as u64
-    }
-
-    /// FLOPs = 2 x multiply-accumulates of every conv and the FC, for an `size` x `size` input.
-    pub fn flops(&self, size: usize, classes: usize) -> u64 {
-        self.graph(size, size, classes, Stage1Shortcut::Projection)
-            .flops_per_image()
-    }
-
-    /// FLOPs as the seed counts them (`Graph::seed_convention_flops`).
-    pub fn seed_convention_flops(&self, size: usize, classes: usize) -> u64 {
-        self.graph(size, size, classes, Stage1Shortcut::Projection)
-            .seed_convention_flops()
     }
 }

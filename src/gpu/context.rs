@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::pipelines::PipelineCache;
 use crate::error::{Error, Result};
-use crate::kernels::PipelineCache;
 
 /// Which wgpu backends to consider.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,6 +1,8 @@
-//! The thin device layer: context (adapter, device, features, limits) and read-back.
+//! The thin device layer: context (adapter, device, features, limits), the per-device pipeline
+//! cache the context owns, and read-back.
 
 pub mod context;
+pub mod pipelines;
 pub mod readback;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -4,7 +4,7 @@
 
 use wgpu::util::DeviceExt;
 
-use super::conv::c4;
+use super::tile::c4;
 use super::Storage;
 use crate::arch::ConvLayer;
 use crate::error::{Error, Result};

@@ -7,7 +7,6 @@
 //! `preprocess::layout_dispatch` turn one op of the graph into an [`OpDispatch`] (label, shape,
 //! FLOPs, specialisation, parameters, bindings, workgroups) that the plan only binds and records.
 
-mod cache;
 pub mod conv;
 mod conv_weights;
 mod dispatch;
@@ -18,9 +17,14 @@ pub mod pool;
 pub mod preprocess;
 pub mod staged;
 mod storage;
+pub mod tile;
 pub mod winograd;
 
-pub use cache::{bind_group_layout, Kernel, PipelineCache, PipelineKey, Specialization, COMMON};
+// The specialisation types and the pipeline cache live beside the device that owns the cache;
+// re-exported here, where every family builds its specialisations.
+pub use crate::gpu::pipelines::{
+    bind_group_layout, Kernel, PipelineCache, PipelineKey, Specialization, COMMON,
+};
 pub use dispatch::{grid, DispatchEnv, OpDispatch, Resource};
 pub use generator::unroll;
 pub use storage::Storage;

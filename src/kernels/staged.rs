@@ -7,7 +7,7 @@
 //! lanes are always [`LANES_M`] x [`LANES_N`], never re-laid per layer like the register
 //! tile's `lanes_m`.
 
-use super::conv::{Tile, WORKGROUP};
+use super::tile::{Tile, WORKGROUP};
 use super::Storage;
 use crate::error::{Error, Result};
 
@@ -155,39 +155,6 @@ mod tests {
             "{text}"
         );
         assert!(check_workgroup_memory(&t, Storage::F32, 16384, "conv `x`").is_ok());
-    }
-
-    #[test]
-    fn one_workgroup_per_block_whatever_the_map() {
-        use crate::arch::{ConvLayer, ConvRole};
-        use crate::kernels::conv::{ConvParams, ConvVariant, WeightFold};
-        let layer = ConvLayer {
-            name: "t".into(),
-            role: ConvRole::Stem(0),
-            cin: 64,
-            cout: 256,
-            kernel: 3,
-            stride: 1,
-            avg_pool_input: false,
-        };
-        let fold = WeightFold::for_layer(&layer, 8192).unwrap();
-        for (tm, tn4) in MICRO_TILES {
-            let t = tile(tm, tn4);
-            let v = ConvVariant::of(&layer, t);
-            for (map, batch) in [(7, 1), (56, 8), (1, 1)] {
-                let mut p = ConvParams::new(&layer, batch, (map, map), false, true, fold);
-                p.lanes_m = v.lanes_along_m(&p, 8, 2);
-                assert_eq!(p.lanes_m, LANES_M);
-                let pixels = (batch * map * map) as u32;
-                assert_eq!(
-                    v.workgroups(&p),
-                    (
-                        pixels.div_ceil(block_pixels(&t)),
-                        64u32.div_ceil(block_groups(&t))
-                    )
-                );
-            }
-        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! the BN bias and the residual, applies the ReLU and stores the output. 2.25x fewer
 //! multiplies than the direct conv, for two more dispatches and the scratch traffic.
 
-use super::conv::{self, c4, ConvParams, ConvVariant, Tile, WeightFold};
+use super::conv::{self, ConvParams, ConvVariant, WeightFold};
+use super::tile::{c4, Tile};
 use super::{staged, DispatchEnv, OpDispatch, Resource, Specialization, Storage};
 use crate::arch::ConvLayer;
 use crate::error::Result;

@@ -23,7 +23,7 @@ use crate::kernels::{
     conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource, Storage,
 };
 use crate::model::Model;
-use crate::tune::{self, ConvShape};
+use crate::tuning::{self, ConvShape};
 use arena::Arena;
 use run::Timestamps;
 
@@ -137,7 +137,7 @@ fn choose_tile(
             _ => heuristic,
         },
         TileChoice::Heuristic => heuristic,
-        TileChoice::Override(tile, w) if tune::fits(ctx, &tile, layer.cout) => {
+        TileChoice::Override(tile, w) if tuning::fits(ctx, &tile, layer.cout) => {
             match (w, model.has_winograd(ci)) {
                 (false, _) => (tile, false, false),
                 (true, true) => (tile, true, false),
@@ -225,6 +225,14 @@ fn lay_out(
         ops.append(&mut laid);
     }
     Ok((ops, convs))
+}
+
+impl Model {
+    /// Compile a plan for `batch` images of `h` x `w` (here, not in `model.rs`: the plan is
+    /// built from the model, never the other way round).
+    pub fn plan(&self, batch: usize, h: usize, w: usize) -> Result<Plan> {
+        Plan::compile(self, batch, h, w)
+    }
 }
 
 impl Plan {

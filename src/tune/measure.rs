@@ -11,15 +11,15 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-use super::candidates::{
-    accumulators, candidates, peak_rss_mb, reset_peak_rss, BuildBudget, BuildWatch,
-};
-use super::{ConvShape, TuneTable, TunedTile};
 use crate::error::Result;
 use crate::kernels::conv::{ConvVariant, Tile};
 use crate::kernels::staged;
 use crate::model::Model;
 use crate::plan::{Plan, TileChoice};
+use crate::tuning::candidates::{
+    accumulators, candidates, peak_rss_mb, reset_peak_rss, BuildBudget, BuildWatch,
+};
+use crate::tuning::{ConvShape, TuneTable, TunedTile};
 
 /// A conv's algorithm: the register tile, and whether it is Winograd's GEMM tile.
 pub type Choice = (Tile, bool);

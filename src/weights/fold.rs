@@ -1,10 +1,8 @@
 //! BatchNorm folding: `y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta` becomes a conv
 //! with scaled weights and a bias, computed once at load time in f64.
 
-use super::names::ConvBn;
-
-/// PaddlePaddle's (and torchvision's) BatchNorm epsilon.
-pub const BN_EPSILON: f64 = 1e-5;
+use super::model_weights::ConvBn;
+pub use super::model_weights::BN_EPSILON;
 
 /// Folded OIHW weights and per-output-channel bias (a conv already folded is returned as is).
 pub fn fold_bn(conv: &ConvBn) -> (Vec<f32>, Vec<f32>) {

@@ -4,6 +4,7 @@ pub mod deploy;
 pub mod fold;
 pub mod inference_yml;
 pub mod load;
+pub mod model_weights;
 pub mod names;
 pub mod pdparams;
 pub(crate) mod pickle;
@@ -12,7 +13,8 @@ pub mod safetensors;
 pub mod synthetic;
 
 pub use load::{load, LoadedWeights, Source, SourceInfo, WeightsFormat};
-pub use names::{map_weights, ConvBn, ModelWeights, Scheme};
+pub use model_weights::{ConvBn, ModelWeights};
+pub use names::{map_weights, Scheme};
 pub use recognise::recognise;
 pub use synthetic::synthetic_weights;
 

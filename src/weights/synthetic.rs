@@ -1,7 +1,7 @@
 //! Deterministic synthetic weights for speed work and tests: He-scaled conv weights and a
 //! BatchNorm that keeps activations in a sane range, from a seeded generator (no download).
 
-use super::names::{ConvBn, ModelWeights};
+use super::model_weights::{ConvBn, ModelWeights};
 use crate::arch::{Arch, Stage1Shortcut};
 
 /// SplitMix64: small, seedable, good enough for test data.

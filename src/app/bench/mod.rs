@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use plot::PlotX;
 pub use table::seed_headers;
 
-use crate::app::cli::DeviceArgs;
+use crate::app::args::DeviceArgs;
 use crate::app::seed::SEED_LATENCY;
 use crate::arch::{self, Graph, ModelSpec, Stage1Shortcut};
 use crate::error::{Error, Result};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::app::cli::ListFormat;
+use crate::app::args::ListFormat;
 use crate::error::{Error, Result};
 
 #[derive(Args, Debug)]

@@ -1,0 +1,366 @@
+//! Measured conv tiles: the on-disk cache that `gpu-resnet tune` writes and every plan reads.
+//! The table sits below the model and the plan that read it; the measurement that fills it
+//! (compiling and timing plans) is [`crate::tune`], above them.
+//!
+//! A plan takes a conv layer's register tile from the model's [`TuneTable`] where it has an
+//! entry for the layer's shape at the plan's batch, and from the heuristic
+//! (`kernels::conv::tile_for`) where not. Tuning is explicit (`gpu-resnet tune`), never a
+//! first-run stall. The table is one JSON file per adapter, backend and storage in the user's
+//! cache directory, stamped with the adapter name, driver, backend, crate version and storage:
+//! a file whose stamp differs (another driver or build) or that does not parse is ignored, and
+//! the [`TuneStatus`] says why, for the app to warn about.
+
+// Which tiles the tuner may offer, and what bounds its builds: the plan checks a table's tile
+// against the same rules.
+pub(crate) mod candidates;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use candidates::{accumulators, candidates, fits, BuildBudget};
+
+use crate::arch::ConvLayer;
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::kernels::conv::Tile;
+use crate::kernels::Storage;
+
+/// What a conv's best tile depends on: its kernel, stride, vd pooled read, channels, input
+/// size and batch (not its epilogue, which costs the same for every tile).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConvShape {
+    pub kernel: usize,
+    pub stride: usize,
+    pub avg_pool: bool,
+    pub cin: usize,
+    pub cout: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub batch: usize,
+}
+
+impl ConvShape {
+    pub fn of(layer: &ConvLayer, in_hw: (usize, usize), batch: usize) -> ConvShape {
+        ConvShape {
+            kernel: layer.kernel,
+            stride: layer.stride,
+            avg_pool: layer.avg_pool_input,
+            cin: layer.cin,
+            cout: layer.cout,
+            in_h: in_hw.0,
+            in_w: in_hw.1,
+            batch,
+        }
+    }
+
+    /// The cache's key, e.g. `3x3/1 64->64 56x56 b8` (` avgpool2` for the vd shortcut).
+    pub fn key(&self) -> String {
+        format!(
+            "{k}x{k}/{}{} {}->{} {}x{} b{}",
+            self.stride,
+            if self.avg_pool { " avgpool2" } else { "" },
+            self.cin,
+            self.cout,
+            self.in_h,
+            self.in_w,
+            self.batch,
+            k = self.kernel,
+        )
+    }
+}
+
+/// One measured choice.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TunedTile {
+    pub tm: u32,
+    pub tn4: u32,
+    pub share: u32,
+    /// The chosen tile's time for this shape, and the heuristic tile's, in ms (one dispatch).
+    pub ms: f64,
+    pub heuristic_ms: f64,
+    /// Winograd F(2x2, 3x3) with this tile for its GEMM, instead of the direct conv.
+    #[serde(default)]
+    pub winograd: bool,
+    /// The staged tile (workgroup memory). Absent in caches written before it existed, which
+    /// hold register tiles only: they read as `false` and stay valid.
+    #[serde(default)]
+    pub staged: bool,
+}
+
+impl TunedTile {
+    pub fn tile(&self) -> Tile {
+        Tile {
+            tm: self.tm,
+            tn4: self.tn4,
+            share: self.share,
+            staged: self.staged,
+        }
+    }
+}
+
+/// Whose measurements a table holds: a file whose stamp differs is stale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TuneStamp {
+    pub adapter: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub backend: String,
+    pub version: String,
+    pub storage: String,
+}
+
+impl TuneStamp {
+    pub fn of(ctx: &GpuContext, storage: Storage) -> TuneStamp {
+        TuneStamp {
+            adapter: ctx.info.name.clone(),
+            driver: ctx.info.driver.clone(),
+            driver_info: ctx.info.driver_info.clone(),
+            backend: format!("{:?}", ctx.info.backend),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            storage: storage.name().to_string(),
+        }
+    }
+}
+
+/// The measured tiles of one adapter and storage, by [`ConvShape::key`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TuneTable {
+    pub stamp: TuneStamp,
+    pub entries: BTreeMap<String, TunedTile>,
+}
+
+impl TuneTable {
+    pub fn new(stamp: TuneStamp) -> TuneTable {
+        TuneTable {
+            stamp,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// The measured tile for `shape` and whether it runs as Winograd, if the table has an
+    /// entry and it fits the layer on this device (a hand-edited or foreign entry falls back
+    /// to the heuristic rather than failing).
+    pub fn tile(&self, ctx: &GpuContext, shape: &ConvShape) -> Option<(Tile, bool)> {
+        let entry = self.entries.get(&shape.key())?;
+        let tile = entry.tile();
+        candidates::fits(ctx, &tile, shape.cout).then_some((tile, entry.winograd))
+    }
+
+    /// Read `path`; a missing file is `Ok(None)`, an unreadable or unparsable one an error.
+    pub fn read(path: &Path) -> Result<Option<TuneTable>> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Format {
+                path: path.to_path_buf(),
+                format: "gpu-resnet tuning cache (JSON)",
+                reason: e.to_string(),
+            })
+    }
+
+    /// Write to `path` (its directory is created), through a temporary file and a rename so
+    /// that a reader never sees half a file.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let text = serde_json::to_string_pretty(self).expect("plain data serialises");
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+}
+
+/// Whether a model's plans use measured tiles.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TuneStatus {
+    /// Tuning is switched off (`GPU_RESNET_TUNE=off`) or the platform has no cache directory.
+    Off,
+    /// No cache file for this adapter and storage yet.
+    Missing(PathBuf),
+    /// Loaded from this file.
+    Loaded(PathBuf),
+    /// A file exists but is not used: why.
+    Ignored(PathBuf, String),
+}
+
+impl TuneStatus {
+    /// A warning to print, for a cache that exists but is ignored.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            TuneStatus::Ignored(path, why) => Some(format!(
+                "warning: ignoring the tuning cache {}: {why}; plans use the default tiles \
+                 (run `gpu-resnet tune` to measure them again)",
+                path.display()
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Where the tuning caches live: `$GPU_RESNET_TUNE_DIR`, else `$GPU_RESNET_CACHE`, else
+/// `$XDG_CACHE_HOME/gpu-resnet`, else `~/.cache/gpu-resnet`; `None` when tuning is switched
+/// off (`GPU_RESNET_TUNE=off`) or none of them is set.
+pub fn cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if std::env::var("GPU_RESNET_TUNE").is_ok_and(|v| v == "off" || v == "0") {
+        return None;
+    }
+    env("GPU_RESNET_TUNE_DIR")
+        .or_else(|| env("GPU_RESNET_CACHE"))
+        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("gpu-resnet")))
+        .or_else(|| env("HOME").map(|p| p.join(".cache").join("gpu-resnet")))
+}
+
+/// The cache file of this adapter, backend and storage in `dir`.
+pub fn cache_file(dir: &Path, stamp: &TuneStamp) -> PathBuf {
+    let name: String = format!("{}-{}-{}", stamp.adapter, stamp.backend, stamp.storage)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut squeezed = String::new();
+    for c in name.chars() {
+        if !(c == '-' && squeezed.ends_with('-')) {
+            squeezed.push(c);
+        }
+    }
+    dir.join(format!("tune-{}.json", squeezed.trim_matches('-')))
+}
+
+/// The table for this adapter and storage from the cache directory, and how it went. Never
+/// an error: a stale or damaged file is [`TuneStatus::Ignored`].
+pub fn load(ctx: &GpuContext, storage: Storage) -> (Option<TuneTable>, TuneStatus) {
+    load_from(cache_dir().as_deref(), ctx, storage)
+}
+
+/// [`load`] from cache directory `dir` (`None`: tuning off).
+pub fn load_from(
+    dir: Option<&Path>,
+    ctx: &GpuContext,
+    storage: Storage,
+) -> (Option<TuneTable>, TuneStatus) {
+    let Some(dir) = dir else {
+        return (None, TuneStatus::Off);
+    };
+    let stamp = TuneStamp::of(ctx, storage);
+    let path = cache_file(dir, &stamp);
+    match TuneTable::read(&path) {
+        Ok(None) => (None, TuneStatus::Missing(path)),
+        Err(e) => (None, TuneStatus::Ignored(path, e.to_string())),
+        Ok(Some(t)) if t.stamp != stamp => {
+            let why = format!(
+                "it was measured for {} / {} / {} with gpu-resnet {} ({}), this is {} / {} / {} with {} ({})",
+                t.stamp.adapter,
+                t.stamp.driver_info,
+                t.stamp.backend,
+                t.stamp.version,
+                t.stamp.storage,
+                stamp.adapter,
+                stamp.driver_info,
+                stamp.backend,
+                stamp.version,
+                stamp.storage
+            );
+            (None, TuneStatus::Ignored(path, why))
+        }
+        Ok(Some(t)) => (Some(t), TuneStatus::Loaded(path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> TuneStamp {
+        TuneStamp {
+            adapter: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            driver: "llvmpipe".into(),
+            driver_info: "Mesa 22.3.6".into(),
+            backend: "Vulkan".into(),
+            version: "0.1.0".into(),
+            storage: "fp32".into(),
+        }
+    }
+
+    #[test]
+    fn cache_file_names_are_plain() {
+        let p = cache_file(Path::new("/c"), &stamp());
+        assert_eq!(
+            p,
+            Path::new("/c/tune-llvmpipe-llvm-15-0-6-256-bits-vulkan-fp32.json")
+        );
+    }
+
+    #[test]
+    fn tables_round_trip_and_damaged_files_are_errors() {
+        let dir = std::env::temp_dir().join(format!("gpu-resnet-tune-test-{}", std::process::id()));
+        let path = dir.join("t.json");
+        let mut t = TuneTable::new(stamp());
+        t.entries.insert(
+            "3x3/1 64->64 56x56 b1".into(),
+            TunedTile {
+                tm: 16,
+                tn4: 4,
+                share: 8,
+                ms: 1.0,
+                heuristic_ms: 2.0,
+                winograd: true,
+                staged: false,
+            },
+        );
+        t.write(&path).unwrap();
+        let back = TuneTable::read(&path).unwrap().unwrap();
+        assert_eq!(back.entries, t.entries);
+        std::fs::write(&path, b"{ not json").unwrap();
+        assert!(TuneTable::read(&path).is_err());
+        assert!(TuneTable::read(&dir.join("none.json")).unwrap().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cache_written_before_staged_tiles_still_reads_as_register_tiles() {
+        let mut t = TuneTable::new(stamp());
+        let entry = TunedTile {
+            tm: 8,
+            tn4: 2,
+            share: 0,
+            ms: 1.0,
+            heuristic_ms: 2.0,
+            winograd: false,
+            staged: true,
+        };
+        t.entries.insert("1x1/1 64->64 8x8 b1".into(), entry);
+        let mut json: serde_json::Value = serde_json::to_value(&t).unwrap();
+        let back: TuneTable = serde_json::from_value(json.clone()).unwrap();
+        assert!(back.entries["1x1/1 64->64 8x8 b1"].tile().staged);
+        // An older file has no `staged` field.
+        json["entries"]["1x1/1 64->64 8x8 b1"]
+            .as_object_mut()
+            .unwrap()
+            .remove("staged");
+        let old: TuneTable = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            old.entries["1x1/1 64->64 8x8 b1"],
+            TunedTile {
+                staged: false,
+                ..entry
+            }
+        );
+    }
+}
