@@ -67,7 +67,7 @@ static int classify_npy(gr_model *model, const char *path) {
                 if (!seen && (best < 0 || l[c] > l[best])) best = (int)c;
             }
             taken[r] = best;
-            printf(" %d:%.4f:%s", best, l[best], gr_model_label(model, (uint32_t)best));
+            printf(" %d:%.6f:%s", best, l[best], gr_model_label(model, (uint32_t)best));
         }
         printf("\n");
     }
@@ -90,7 +90,7 @@ static int classify_image(gr_model *model, const char *path) {
     if (status != GR_OK) return fail(path);
     printf("%s:", path);
     for (i = 0; i < count; ++i)
-        printf(" %u:%.4f:%s", top[i].class_id, top[i].score, gr_model_label(model, top[i].class_id));
+        printf(" %u:%.6f:%s", top[i].class_id, top[i].score, gr_model_label(model, top[i].class_id));
     printf("\n");
     return 0;
 }

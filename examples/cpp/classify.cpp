@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
         const gpu_resnet::Model model(args[0], options);
         std::cerr << "gpu-resnet " << gpu_resnet::version() << ": " << model.summary() << " on "
                   << model.adapter() << '\n';
-        std::cout.precision(4);
+        std::cout.precision(6);
         std::cout << std::fixed;
         for (std::size_t i = first; i < args.size(); ++i) {
             const std::string &f = args[i];
