@@ -17,6 +17,10 @@ trap 'rm -rf "$work"' EXIT
 prefix="$work/prefix"
 step() { echo "--- $*"; }
 
+step "the crate's own tests: header vs Rust exports, the boundary (panics, errors, pointers)"
+cargo test --release -p gpu-resnet-capi > "$work/cargo-test.log" 2>&1 || { cat "$work/cargo-test.log"; exit 1; }
+grep "test result" "$work/cargo-test.log"
+
 step "build and install into $prefix"
 scripts/build-capi.sh --prefix "$prefix"
 lib="$prefix/lib/libgpu_resnet.so"

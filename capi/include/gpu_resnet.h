@@ -157,13 +157,14 @@ const char *gr_model_input_name(const gr_model *model);
 /* The side images are cropped to (224, or what the model's files declare); 0 for NULL. */
 uint32_t gr_model_input_size(const gr_model *model);
 
-/* "fp32", "fp16" or "fp16-packed": the storage it runs in. Owned by the model. */
+/* The storage it runs in: "fp32", or for GR_PRECISION_FP16 "fp16-native", "fp16-native-f32math"
+ * or "fp16-packed" (what the adapter supports). Owned by the model. */
 const char *gr_model_precision(const gr_model *model);
 
 /* The adapter it runs on, as gr_adapter_name describes it. Owned by the model. */
 const char *gr_model_adapter(const gr_model *model);
 
-/* One line on what was recognised, e.g. "ResNet50_vd (1000 classes, input x [N,3,224,224])".
+/* One line on what was recognised, e.g. "ResNet50_vd (1000 classes, input x [N,3,H,W])".
  * Owned by the model. */
 const char *gr_model_summary(const gr_model *model);
 

@@ -155,3 +155,55 @@ pub unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize, what: &str) -> CResult<&
 pub fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', "\u{fffd}")).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        unsafe { CStr::from_ptr(gr_last_error()) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_an_internal_error_with_its_message() {
+        let status = guard(|| panic!("boom at the boundary"));
+        assert_eq!(status, GrStatus::ErrInternal);
+        assert!(last_error().contains("boom at the boundary"), "{}", last_error());
+    }
+
+    #[test]
+    fn engine_errors_keep_their_kind_and_message() {
+        let status = guard(|| Err(Error::NonFinite("NaN in the input".into()).into()));
+        assert_eq!(status, GrStatus::ErrNonfinite);
+        assert!(last_error().contains("NaN in the input"));
+        let status = guard(|| Err(Error::Input("batch 0".into()).into()));
+        assert_eq!(status, GrStatus::ErrInput);
+        // Success leaves the message as it was.
+        assert_eq!(guard(|| Ok(())), GrStatus::Ok);
+        assert!(last_error().contains("batch 0"));
+    }
+
+    #[test]
+    fn messages_are_per_thread_and_survive_interior_nuls() {
+        guard(|| Err(CError::argument("main\0thread")));
+        std::thread::spawn(|| {
+            assert_eq!(last_error(), "");
+            guard(|| Err(CError::argument("other thread")));
+            assert_eq!(last_error(), "other thread");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last_error(), "main\u{fffd}thread");
+    }
+
+    #[test]
+    fn pointers_and_sizes_are_checked() {
+        assert!(non_null(std::ptr::null::<u8>(), "x").is_err());
+        let v = [1u32, 2];
+        assert!(unsafe { slice(v.as_ptr(), usize::MAX / 2, "v") }.is_err());
+        assert_eq!(unsafe { slice(v.as_ptr(), 2, "v") }.unwrap(), &v);
+    }
+}

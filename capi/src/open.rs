@@ -8,7 +8,9 @@ use engine::{
     BackendChoice, ContextOptions, OpenOptions, Precision, Session, SessionOptions, WeightsSource,
 };
 
-use crate::boundary::{c_string, guard, non_null, opt_str, req_str, slice, CError, CResult, GrStatus};
+use crate::boundary::{
+    c_string, guard, non_null, opt_str, req_str, slice, CError, CResult, GrStatus,
+};
 
 /// `gr_model`: opaque to C.
 pub struct GrModel {

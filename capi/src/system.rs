@@ -9,11 +9,12 @@ use crate::open::backend;
 /// The engine's version, e.g. "0.1.0"; a static string.
 #[no_mangle]
 pub extern "C" fn gr_version() -> *const c_char {
-    static VERSION: &std::ffi::CStr =
-        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-            Ok(v) => v,
-            Err(_) => c"unknown",
-        };
+    static VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
     VERSION.as_ptr()
 }
 

@@ -105,7 +105,10 @@ fn header_declares_exactly_the_exports() {
     let header = header_functions();
     let rust = rust_exports();
     assert!(header.len() >= 20, "only {} functions parsed", header.len());
-    assert_eq!(header, rust, "gpu_resnet.h (left) and src/*.rs (right) differ");
+    assert_eq!(
+        header, rust,
+        "gpu_resnet.h (left) and src/*.rs (right) differ"
+    );
 }
 
 #[test]

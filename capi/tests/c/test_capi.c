@@ -320,6 +320,48 @@ static void two_threads(gr_model *m) {
     npy_free(&want);
 }
 
+/* FP16 through gr_model_open_with: the project's FP16 golden tolerance (2e-2 x max |logit|,
+ * tests/fp16.rs) and the same top-1 as PaddlePaddle. */
+static void fp16_option(void) {
+    gr_options o = gr_options_default();
+    gr_model *m = NULL;
+    npy_array x, want;
+    float *got, max_abs = 0, max_diff = 0;
+    size_t i, classes;
+    o.precision = GR_PRECISION_FP16;
+    o.backend = GR_BACKEND_VULKAN;
+    o.model_name = "ResNet18_vd";
+    expect(gr_model_open_with(path_in("ResNet18_vd.pdparams"), &o, &m), GR_OK, NULL, "open fp16");
+    if (m == NULL) return;
+    CHECK(strncmp(gr_model_precision(m), "fp16", 4) == 0, "precision %s", gr_model_precision(m));
+    if (npy_read(path_in("ResNet18_vd.input.npy"), &x) != 0 ||
+        npy_read(path_in("ResNet18_vd.logits.npy"), &want) != 0) {
+        CHECK(0, "cannot read the golden ResNet18_vd case");
+        gr_model_free(m);
+        return;
+    }
+    classes = gr_model_classes(m);
+    got = malloc(want.count * sizeof(float));
+    expect(gr_model_run(m, x.data, 2, 224, 224, got, want.count), GR_OK, NULL, "run fp16");
+    for (i = 0; i < want.count; ++i) {
+        if (fabsf(want.data[i]) > max_abs) max_abs = fabsf(want.data[i]);
+        if (!(fabsf(got[i] - want.data[i]) <= max_diff)) max_diff = fabsf(got[i] - want.data[i]);
+    }
+    CHECK(max_diff <= 2e-2f * max_abs, "fp16: max |diff| %g > 2e-2 * %g", max_diff, max_abs);
+    for (i = 0; i < 2; ++i) {
+        int a[5], b[5];
+        top5(got + i * classes, classes, a);
+        top5(want.data + i * classes, classes, b);
+        CHECK(a[0] == b[0], "fp16 image %zu: top-1 %d, paddle's %d", i, a[0], b[0]);
+    }
+    printf("  %s (%s): max |ours - paddle| = %.3g (max |logit| %.3g), top-1 equal\n",
+           gr_model_summary(m), gr_model_precision(m), max_diff, max_abs);
+    free(got);
+    npy_free(&x);
+    npy_free(&want);
+    gr_model_free(m);
+}
+
 static long rss_kib(void) {
     long pages = 0, resident = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -433,6 +475,8 @@ int main(int argc, char **argv) {
             golden_case(m, path_in("ResNet50_vd.input.npy"), path_in("ResNet50_vd.logits.npy"),
                         "ResNet50_vd.pdparams");
         gr_model_free(m);
+        printf("options: FP16 on Vulkan\n");
+        fp16_option();
         printf("deployment exports\n");
         deployment_exports();
     }
