@@ -85,8 +85,9 @@ cargo build --release --bin gpu-resnet -q
 target/release/gpu-resnet predict --weights "$r18" --format json "${images[@]}" \
   > "$work/predict.json" 2> /dev/null
 for b in "$work/cmake-c/classify" "$bin/classify_static" "$bin/classify_cpp_pc"; do
-  run "$work/img" "$b" "$r18" "${images[@]}"
-  cmp predict "$work/img" "$work/predict.json"
+  out="$work/images-$(basename "$b")"
+  run "$out" "$b" "$r18" "${images[@]}"
+  cmp predict "$out" "$work/predict.json"
 done
 
 step "C test: error paths, golden logits, deployment exports, two threads, memory"
