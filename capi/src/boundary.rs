@@ -171,7 +171,11 @@ mod tests {
     fn a_panic_becomes_an_internal_error_with_its_message() {
         let status = guard(|| panic!("boom at the boundary"));
         assert_eq!(status, GrStatus::ErrInternal);
-        assert!(last_error().contains("boom at the boundary"), "{}", last_error());
+        assert!(
+            last_error().contains("boom at the boundary"),
+            "{}",
+            last_error()
+        );
     }
 
     #[test]
