@@ -124,3 +124,16 @@ fn the_issue_signatures_are_declared() {
         assert_eq!(header.get(name), Some(&params), "{name}");
     }
 }
+
+/// `gr_version()` is this crate's version, which must be the engine's (the C library is the
+/// engine; the install script names the .so and the CMake/pkg-config versions after it).
+#[test]
+fn the_version_is_the_engines() {
+    let engine = std::fs::read_to_string(crate_dir().join("../Cargo.toml")).unwrap();
+    let version = engine
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("the engine's version");
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+}
