@@ -53,13 +53,18 @@ cc -std=c99 "${flags[@]}" examples/c/classify.c -o "$bin/classify_static" \
   $(pkg-config --cflags gpu_resnet) "$prefix/lib/libgpu_resnet.a" \
   $(pkg-config --static --libs-only-l gpu_resnet | sed 's/-lgpu_resnet//')
 if ldd "$bin/classify_static" | grep -q libgpu_resnet; then echo "static build links the .so" >&2; exit 1; fi
-for ex in c cpp; do
-  cmake -S "examples/$ex" -B "$work/cmake-$ex" -DCMAKE_PREFIX_PATH="$prefix" \
-    -DCMAKE_BUILD_TYPE=Release > "$work/cmake-$ex.log" || { cat "$work/cmake-$ex.log"; exit 1; }
-  cmake --build "$work/cmake-$ex" -- -j2 > "$work/cmake-$ex-build.log" ||
-    { cat "$work/cmake-$ex-build.log"; exit 1; }
-done
-echo "  classify (pkg-config, static, CMake), classify_cpp (pkg-config, CMake), paddle_style (CMake)"
+cmake_build() { # NAME SOURCE_DIR [cmake args]
+  local name=$1 src=$2; shift 2
+  cmake -S "$src" -B "$work/cmake-$name" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_BUILD_TYPE=Release "$@" > "$work/cmake-$name.log" || { cat "$work/cmake-$name.log"; exit 1; }
+  cmake --build "$work/cmake-$name" -- -j2 > "$work/cmake-$name-build.log" ||
+    { cat "$work/cmake-$name-build.log"; exit 1; }
+}
+cmake_build c examples/c
+cmake_build c-static examples/c -DGPU_RESNET_STATIC=ON
+cmake_build cpp examples/cpp
+echo "  classify (pkg-config, pkg-config --static, CMake, CMake static), classify_cpp"
+echo "  (pkg-config, CMake), paddle_style (CMake)"
 
 step "examples on the golden cases (PaddlePaddle's top-5 and logits)"
 cmp() { python3 scripts/capi-compare.py "$@"; }
@@ -84,8 +89,9 @@ images=(tests/data/cv2/smooth_330x260.png tests/data/cv2/colour_48x32.jpg)
 cargo build --release --bin gpu-resnet -q
 target/release/gpu-resnet predict --weights "$r18" --format json "${images[@]}" \
   > "$work/predict.json" 2> /dev/null
-for b in "$work/cmake-c/classify" "$bin/classify_static" "$bin/classify_cpp_pc"; do
-  out="$work/images-$(basename "$b")"
+for b in "$work/cmake-c/classify" "$work/cmake-c-static/classify" "$bin/classify_static" \
+  "$bin/classify_cpp_pc"; do
+  out="$work/images-$(basename "$(dirname "$b")")-$(basename "$b")"
   run "$out" "$b" "$r18" "${images[@]}"
   cmp predict "$out" "$work/predict.json"
 done

@@ -169,8 +169,8 @@ const char *gr_model_adapter(const gr_model *model);
 const char *gr_model_summary(const gr_model *model);
 
 /* The name of class `class_id`: the model's inference.yml label list when it has one,
- * ImageNet's names for 1000 classes, else "class_<id>". Owned by the model; NULL (and
- * GR_ERR_ARGUMENT in gr_last_error) when class_id >= gr_model_classes(model). */
+ * ImageNet's names for 1000 classes, else "class_<id>". Owned by the model; NULL (the
+ * reason in gr_last_error()) when class_id >= gr_model_classes(model) or model is NULL. */
 const char *gr_model_label(const gr_model *model, uint32_t class_id);
 
 /* ---- Running --------------------------------------------------------------------------- */
