@@ -122,11 +122,6 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// `x` as a C-contiguous float32 `[N, 3, H, W]` array: itself when it already is one (no
 /// copy), else numpy's conversion (one copy: float16, float64, integers, strided views).
 pub fn nchw_f32<'py>(py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray4<f32>>> {
-    if let Ok(a) = x.cast::<PyArray4<f32>>() {
-        if a.is_c_contiguous() {
-            return Ok(a.clone());
-        }
-    }
     let Ok(arr) = x.cast::<PyUntypedArray>() else {
         return Err(input_error(
             py,
@@ -142,6 +137,11 @@ pub fn nchw_f32<'py>(py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'
             py,
             format!("input of shape {shape:?}: expected an NCHW batch [N, 3, H, W]"),
         ));
+    }
+    if let Ok(a) = x.cast::<PyArray4<f32>>() {
+        if a.is_c_contiguous() {
+            return Ok(a.clone());
+        }
     }
     let kind = arr.dtype().kind();
     if !matches!(kind, b'f' | b'i' | b'u') {

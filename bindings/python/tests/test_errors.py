@@ -44,9 +44,11 @@ def test_bad_arguments():
         gpu_resnet.Model("x.pdparams", classes=3)
 
 
-def test_adapter_out_of_range():
-    with pytest.raises(gpu_resnet.DeviceError):
+def test_adapters_out_of_reach():
+    with pytest.raises(gpu_resnet.InputError, match="999"):
         gpu_resnet.Model(adapter=999, **TINY)
+    with pytest.raises(gpu_resnet.DeviceError, match="(?i)metal"):
+        gpu_resnet.Model(backend="metal", **TINY)  # no Metal adapter off Apple platforms
 
 
 def test_wrong_shape_and_dtype(tiny):
@@ -54,6 +56,9 @@ def test_wrong_shape_and_dtype(tiny):
         tiny.run(np.zeros((2, 4, 32, 32), np.float32))
     with pytest.raises(gpu_resnet.InputError, match="NCHW"):
         tiny.run(np.zeros((3, 32, 32), np.float32))
+    # As many values as [1, 3, 32, 32], but 4 channels: refused, not read as another shape.
+    with pytest.raises(gpu_resnet.InputError, match=r"\[1, 4, 32, 24\]"):
+        tiny.run(np.zeros((1, 4, 32, 24), np.float32))
     with pytest.raises(gpu_resnet.InputError, match="dtype"):
         tiny.run(np.zeros((1, 3, 32, 32), np.complex64))
     with pytest.raises(gpu_resnet.InputError, match="numpy array"):

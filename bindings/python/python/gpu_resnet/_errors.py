@@ -27,3 +27,8 @@ class DeviceError(Error):
 
 class NonFiniteError(Error):
     """NaN or Inf in an input or in the logits."""
+
+
+for _cls in (Error, WeightsError, InputError, DeviceError, NonFiniteError):
+    _cls.__module__ = "gpu_resnet"  # tracebacks say gpu_resnet.InputError
+del _cls
