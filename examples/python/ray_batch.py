@@ -3,8 +3,8 @@
     python examples/python/ray_batch.py PHOTOS_DIR --weights ResNet50_vd_infer/ \
         --actors 4 --batch-size 16 --gpus-per-actor 1 --output results.csv
 
-Ray Data reads the images (``read_binary_files``: the files need only be readable where Ray
-reads them, not on every node), ``map_batches`` hands batches of encoded images to a pool of
+Ray Data reads the images (``read_binary_files``: on a cluster give paths every node can read,
+a shared file system, or storage URIs such as ``s3://bucket/photos/``), ``map_batches`` hands batches of encoded images to a pool of
 actors (``compute=ray.data.ActorPoolStrategy(size=N)``), each of which opened one
 ``gpu_resnet.Model`` in ``__init__`` and keeps it for every batch, and the driver writes one
 row per image (path, top-1 class, score, label, the top-k as JSON) to a CSV or JSON file.
@@ -114,6 +114,9 @@ class Classify:
 def image_files(inputs: list[str]) -> list[str]:
     files = []
     for item in inputs:
+        if "://" in item:  # storage URIs: Ray Data lists them itself
+            files.append(item)
+            continue
         p = Path(item)
         if p.is_dir():
             files += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)

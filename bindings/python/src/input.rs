@@ -45,9 +45,9 @@ pub fn weights_source(
     if let Ok(d) = w.cast::<PyDict>() {
         let mut files = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
-            let name: String = k.extract().map_err(|_| {
-                input_error(py, "weights dict: keys must be file names (str)")
-            })?;
+            let name: String = k
+                .extract()
+                .map_err(|_| input_error(py, "weights dict: keys must be file names (str)"))?;
             let bytes: Vec<u8> = match v.cast::<PyBytes>() {
                 Ok(b) => b.as_bytes().to_vec(),
                 Err(_) => {
@@ -77,6 +77,7 @@ pub fn weights_source(
 /// `precision=`: `fp32`, `fp16` (native f16 where the adapter has it, else packed), or an
 /// explicit `fp16-native` / `fp16-packed`.
 pub fn precision(py: Python<'_>, s: &str) -> PyResult<(Precision, F16Mode)> {
+    const EXPECTED: &str = r#""fp32", "fp16", "fp16-native" or "fp16-packed""#;
     Ok(match s.to_ascii_lowercase().as_str() {
         "fp32" | "f32" | "float32" => (Precision::F32, F16Mode::Auto),
         "fp16" | "f16" | "float16" | "half" => (Precision::F16, F16Mode::Auto),
@@ -85,9 +86,7 @@ pub fn precision(py: Python<'_>, s: &str) -> PyResult<(Precision, F16Mode)> {
         _ => {
             return Err(input_error(
                 py,
-                format!(
-                    "precision {s:?}: expected \"fp32\", \"fp16\", \"fp16-native\" or \"fp16-packed\""
-                ),
+                format!("precision {s:?}: expected {EXPECTED}"),
             ))
         }
     })
@@ -95,6 +94,7 @@ pub fn precision(py: Python<'_>, s: &str) -> PyResult<(Precision, F16Mode)> {
 
 /// `backend=`: None or `auto`, `vulkan`, `gl`, `metal`, `dx12` (as `gpu-resnet --backend`).
 pub fn backend(py: Python<'_>, s: Option<&str>) -> PyResult<BackendChoice> {
+    const EXPECTED: &str = r#""auto", "vulkan", "gl", "metal" or "dx12""#;
     Ok(match s.map(str::to_ascii_lowercase).as_deref() {
         None | Some("auto") => BackendChoice::Auto,
         Some("vulkan") => BackendChoice::Vulkan,
@@ -104,9 +104,7 @@ pub fn backend(py: Python<'_>, s: Option<&str>) -> PyResult<BackendChoice> {
         Some(other) => {
             return Err(input_error(
                 py,
-                format!(
-                    "backend {other:?}: expected \"auto\", \"vulkan\", \"gl\", \"metal\" or \"dx12\""
-                ),
+                format!("backend {other:?}: expected {EXPECTED}"),
             ))
         }
     })
@@ -121,7 +119,10 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// `x` as a C-contiguous float32 `[N, 3, H, W]` array: itself when it already is one (no
 /// copy), else numpy's conversion (one copy: float16, float64, integers, strided views).
-pub fn nchw_f32<'py>(py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray4<f32>>> {
+pub fn nchw_f32<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray4<f32>>> {
     let Ok(arr) = x.cast::<PyUntypedArray>() else {
         return Err(input_error(
             py,
@@ -186,7 +187,11 @@ impl ImageInput {
             }
             let numpy = py.import("numpy")?;
             let c = numpy.call_method1("ascontiguousarray", (arr,))?;
-            let bytes: Vec<u8> = c.call_method0("tobytes")?.cast_into::<PyBytes>()?.as_bytes().to_vec();
+            let bytes: Vec<u8> = c
+                .call_method0("tobytes")?
+                .cast_into::<PyBytes>()?
+                .as_bytes()
+                .to_vec();
             return Ok(ImageInput::Rgb {
                 bytes,
                 h: shape[0],
@@ -219,12 +224,13 @@ impl ImageInput {
         use gpu_resnet::{Error, Session};
         match self {
             ImageInput::Path(p) => {
-                let bytes = std::fs::read(&p).map_err(|e| {
-                    Error::Input(format!("image {index}: {}: {e}", p.display()))
-                })?;
+                let bytes = std::fs::read(&p)
+                    .map_err(|e| Error::Input(format!("image {index}: {}: {e}", p.display())))?;
                 Session::decode(&bytes, &p.to_string_lossy())
             }
-            ImageInput::Encoded(bytes) => Session::decode(&bytes, &format!("image {index} (bytes)")),
+            ImageInput::Encoded(bytes) => {
+                Session::decode(&bytes, &format!("image {index} (bytes)"))
+            }
             ImageInput::Rgb { bytes, h, w } => Session::rgb_image(&bytes, h, w),
         }
     }

@@ -48,7 +48,12 @@ impl Drop for Model {
     fn drop(&mut self) {
         // A device made before fork() must not be touched in the child, not even to free it.
         if std::process::id() != self.pid {
-            if let Some(s) = self.session.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            if let Some(s) = self
+                .session
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
                 std::mem::forget(s);
             }
         }
@@ -135,7 +140,10 @@ impl Model {
     /// Whether ``close()`` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.session.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+        self.session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 
     /// Logits of a normalised NCHW batch.
@@ -147,7 +155,11 @@ impl Model {
     ///
     /// Raises ``InputError`` (shape, dtype, size limits) and ``NonFiniteError`` (NaN or Inf in
     /// the input or the logits).
-    fn run<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         guard(py, || {
             let session = self.session(py)?;
             let array = input::nchw_f32(py, x)?;
@@ -166,7 +178,11 @@ impl Model {
     }
 
     /// ``model(x)`` is ``model.run(x)``.
-    fn __call__<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         self.run(py, x)
     }
 
@@ -229,7 +245,11 @@ impl Model {
 
     /// Frees the model's GPU memory now (runs in flight finish first); later calls raise.
     fn close(&self) {
-        let taken = self.session.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let taken = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         drop(taken);
     }
 
@@ -244,7 +264,12 @@ impl Model {
     }
 
     fn __repr__(&self) -> String {
-        match self.session.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        match self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             Some(s) => format!(
                 "<gpu_resnet.Model {} {} on {}>",
                 s.summary(),
@@ -257,7 +282,12 @@ impl Model {
 
     /// For bench/overhead.py: seconds of each of ``repeats`` runs of ``x`` through the Rust
     /// API on the same session (the same cached plan), timed in Rust.
-    fn _rust_run_times(&self, py: Python<'_>, x: &Bound<'_, PyAny>, repeats: usize) -> PyResult<Vec<f64>> {
+    fn _rust_run_times(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        repeats: usize,
+    ) -> PyResult<Vec<f64>> {
         guard(py, || {
             let session = self.session(py)?;
             let array = input::nchw_f32(py, x)?;

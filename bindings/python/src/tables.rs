@@ -43,8 +43,14 @@ pub fn adapters<'py>(py: Python<'py>, backend: Option<&str>) -> PyResult<Bound<'
             d.set_item("fp16", if f16 { "native" } else { "packed" })?;
             d.set_item("shader_f16", f16)?;
             d.set_item("subgroup", f.contains(wgpu::Features::SUBGROUP))?;
-            d.set_item("timestamp_query", f.contains(wgpu::Features::TIMESTAMP_QUERY))?;
-            d.set_item("max_storage_binding_mib", l.max_storage_buffer_binding_size >> 20)?;
+            d.set_item(
+                "timestamp_query",
+                f.contains(wgpu::Features::TIMESTAMP_QUERY),
+            )?;
+            d.set_item(
+                "max_storage_binding_mib",
+                l.max_storage_buffer_binding_size >> 20,
+            )?;
             d.set_item("max_buffer_mib", l.max_buffer_size >> 20)?;
             out.append(d)?;
         }
