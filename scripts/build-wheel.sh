@@ -13,5 +13,8 @@ if [ -z "$MATURIN" ]; then
   target/maturin-venv/bin/pip install -q "maturin>=1.7,<2"
   MATURIN=target/maturin-venv/bin/maturin
 fi
+# Only this build's wheel in target/wheels (a `pip install ./bindings/python` leaves a
+# linux_x86_64 one there too).
+rm -f target/wheels/gpu_resnet-*.whl
 "$MATURIN" build --release --manifest-path bindings/python/Cargo.toml --out target/wheels "$@"
 ls -l target/wheels/gpu_resnet-*.whl

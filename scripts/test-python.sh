@@ -22,7 +22,7 @@ step "wheel" env MATURIN="$work/build/bin/maturin" timeout 1800 scripts/build-wh
 
 # A fresh venv with the wheel and the test tools only, imported from outside the checkout.
 step "install wheel" bash -c "$PY -m venv $work/venv &&
-  $work/venv/bin/pip install -q target/wheels/gpu_resnet-*.whl pytest pillow"
+  $work/venv/bin/pip install -q target/wheels/gpu_resnet-*manylinux*.whl pytest pillow"
 step "import" bash -c "cd $work && venv/bin/python -c 'import gpu_resnet, gpu_resnet.inference, gpu_resnet.onnxruntime;
 print(\"gpu_resnet\", gpu_resnet.__version__, \"from\", gpu_resnet.__file__); print(gpu_resnet.adapters()[0][\"description\"])'"
 

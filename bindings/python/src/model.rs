@@ -35,6 +35,11 @@ pub struct Model {
 }
 
 impl Model {
+    /// `f` of the open session, a panic in it becoming `gpu_resnet.Error`.
+    fn with<T>(&self, py: Python<'_>, f: impl FnOnce(&Session) -> T) -> PyResult<T> {
+        guard(py, || Ok(f(&*self.session(py)?)))
+    }
+
     fn session(&self, py: Python<'_>) -> PyResult<Arc<Session>> {
         self.session
             .lock()
@@ -98,43 +103,43 @@ impl Model {
     /// The release's name, e.g. ``"ResNet50_vd"``.
     #[getter]
     fn name(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(self.session(py)?.name().to_string())
+        self.with(py, |s| s.name().to_string())
     }
 
     /// The number of classes (the logits' second dimension).
     #[getter]
     fn classes(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.session(py)?.classes())
+        self.with(py, Session::classes)
     }
 
     /// The input's name in the model file (``"x"`` for PaddleClas exports).
     #[getter]
     fn input_name(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(self.session(py)?.input_name().to_string())
+        self.with(py, |s| s.input_name().to_string())
     }
 
     /// The size images are cropped to by ``predict`` (224, or what the file declares).
     #[getter]
     fn input_size(&self, py: Python<'_>) -> PyResult<u32> {
-        Ok(self.session(py)?.input_size())
+        self.with(py, Session::input_size)
     }
 
     /// ``"fp32"``, ``"fp16"`` or ``"fp16-packed"``: the storage the model runs in.
     #[getter]
     fn precision(&self, py: Python<'_>) -> PyResult<&'static str> {
-        Ok(self.session(py)?.precision())
+        self.with(py, Session::precision)
     }
 
     /// The adapter it runs on, as ``gpu_resnet.adapters()`` describes it.
     #[getter]
     fn adapter(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(self.session(py)?.adapter())
+        self.with(py, Session::adapter)
     }
 
     /// Class names from the model's inference.yml, or None.
     #[getter]
     fn labels(&self, py: Python<'_>) -> PyResult<Option<Vec<String>>> {
-        Ok(self.session(py)?.labels().map(|l| l.to_vec()))
+        self.with(py, |s| s.labels().map(<[String]>::to_vec))
     }
 
     /// Whether ``close()`` was called.
@@ -244,13 +249,16 @@ impl Model {
     }
 
     /// Frees the model's GPU memory now (runs in flight finish first); later calls raise.
-    fn close(&self) {
-        let taken = self
-            .session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        drop(taken);
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        guard(py, || {
+            let taken = self
+                .session
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            drop(taken);
+            Ok(())
+        })
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -258,26 +266,28 @@ impl Model {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close();
-        false
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
-    fn __repr__(&self) -> String {
-        match self
-            .session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            Some(s) => format!(
-                "<gpu_resnet.Model {} {} on {}>",
-                s.summary(),
-                s.precision(),
-                s.adapter()
-            ),
-            None => "<gpu_resnet.Model (closed)>".into(),
-        }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        guard(py, || {
+            let session = self
+                .session
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            Ok(match session {
+                Some(s) => format!(
+                    "<gpu_resnet.Model {} {} on {}>",
+                    s.summary(),
+                    s.precision(),
+                    s.adapter()
+                ),
+                None => "<gpu_resnet.Model (closed)>".into(),
+            })
+        })
     }
 
     /// For bench/overhead.py: seconds of each of ``repeats`` runs of ``x`` through the Rust

@@ -87,3 +87,12 @@ def test_bad_images(tiny, tmp_path):
         tiny.predict([np.zeros((8, 8, 3), np.float32)])
     with pytest.raises(gpu_resnet.InputError, match="top-k"):
         tiny.predict([np.zeros((8, 8, 3), np.uint8)], topk=0)
+
+
+@pytest.mark.parametrize("released", [False, True])
+def test_a_rust_panic_is_an_exception(released):
+    from gpu_resnet import _native
+
+    with pytest.raises(gpu_resnet.Error, match="boom") as caught:
+        _native._panic("boom", released=released)
+    assert type(caught.value) is gpu_resnet.Error

@@ -96,3 +96,6 @@ def adapters(backend: str | None = None) -> list[AdapterInfo]:
 def models() -> list[ModelInfo]:
     """Every model name Model(model=...) takes, with its FLOPs and params."""
 
+
+def _panic(message: str, released: bool = False) -> None:
+    """For the test suite: a Rust panic, which arrives as gpu_resnet.Error."""
