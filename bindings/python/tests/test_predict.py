@@ -53,3 +53,26 @@ def test_many_images_span_batches(tiny, tmp_path):
     got = tiny.predict(paths, topk=1)
     assert len(got) == 12
     assert all(g == got[i % 2] for i, g in enumerate(got))
+
+
+def test_inference_yml_labels_and_preprocessing(golden, tmp_path):
+    """An inference model directory with its inference.yml: labels and preprocessing from it,
+    as `gpu-resnet predict` takes them."""
+    model_dir = tmp_path / "ResNet18_vd_infer"
+    model_dir.mkdir()
+    for f in ("inference.json", "inference.pdiparams"):
+        (model_dir / f).write_bytes((golden / "deploy" / "ResNet18_vd_pir" / f).read_bytes())
+    labels = "".join(f"    - 'label {i}'\n" for i in range(1000))
+    (model_dir / "inference.yml").write_text(
+        "PreProcess:\n  transform_ops:\n  - ResizeImage:\n      resize_short: 240\n  - CropImage:\n      size: 224\n"
+        "  - NormalizeImage:\n      mean: [0.5, 0.5, 0.5]\n      std: [0.5, 0.5, 0.5]\n      scale: 0.00392156862745098\n"
+        "      order: ''\n  - ToCHWImage: null\nPostProcess:\n  Topk:\n    topk: 5\n    label_list:\n" + labels
+    )
+    model = gpu_resnet.Model(model_dir)
+    assert model.labels is not None and len(model.labels) == 1000 and model.labels[7] == "label 7"
+    (path,) = photos(tmp_path, 1)
+    (got,) = model.predict([path], topk=2)
+    (want,) = predict_cli([path], "--weights", str(model_dir), topk=2)
+    assert [g["label"] for g in got] == [f"label {g['class_id']}" for g in got]
+    assert [(g["class_id"], g["label"]) for g in got] == [(w["class_id"], w["label"]) for w in want["topk"]]
+    assert [np.float32(g["score"]) for g in got] == [np.float32(w["score"]) for w in want["topk"]]
