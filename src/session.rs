@@ -20,6 +20,9 @@ use crate::open::{open_model, OpenOptions, WeightsSource};
 use crate::plan::Plan;
 use crate::preprocess::PreprocessConfig;
 
+/// The engine's version, for front ends that report it (`gpu_resnet.__version__`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Plans kept per session: each holds its activation arena, so an unbounded cache would grow
 /// with every new shape a caller tries.
 pub const MAX_PLANS: usize = 8;
