@@ -3,6 +3,7 @@
 //! gives an error naming the file, op or variable; none panics or hangs.
 
 mod deploy_writer;
+mod hostile_files;
 
 use deploy_writer::*;
 use gpu_resnet::arch;
@@ -202,29 +203,11 @@ fn a_conv_weight_without_dims_is_an_error_not_a_panic() {
     let _ = err_text(load_onnx(&bytes));
 }
 
-/// `inference.yml` with ten levels of ten aliases each (1 KB): yaml-rust2 would deep-copy
-/// 10^10 nodes. Flow style and block style (no brackets for a nesting limit to see).
-pub fn alias_bomb(block: bool) -> String {
-    let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..10 {
-        if block {
-            s += &format!("a{i}: &a{i}\n");
-            for _ in 0..10 {
-                s += &format!("  - *a{}\n", i - 1);
-            }
-        } else {
-            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-            s += &format!("a{i}: &a{i} [{refs}]\n");
-        }
-    }
-    s + "PreProcess: {transform_ops: [{ResizeImage: {resize_short: 256}}, {CropImage: {size: 224}}]}\n"
-}
-
 #[test]
 fn an_alias_bomb_inference_yml_is_refused_before_it_expands() {
     use gpu_resnet::weights::inference_yml::parse_inference_yml;
     for block in [false, true] {
-        let yml = alias_bomb(block);
+        let yml = hostile_files::alias_bomb(block);
         assert!(yml.len() < 2048, "{}", yml.len());
         let start = std::time::Instant::now();
         let e = parse_inference_yml(yml.as_bytes(), "inference.yml")

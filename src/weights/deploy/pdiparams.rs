@@ -51,7 +51,10 @@ impl<R: Read> Stream<R> {
                 self.remaining
             )));
         }
-        let mut buf = vec![0u8; n as usize];
+        // `remaining` bounds `n`; the conversion only matters where usize is 32 bits.
+        let len = usize::try_from(n)
+            .map_err(|_| self.err(format!("{}: {n} bytes do not fit in memory here", what())))?;
+        let mut buf = vec![0u8; len];
         self.r
             .read_exact(&mut buf)
             .map_err(|e| Error::io(&self.path, e))?;
