@@ -443,9 +443,19 @@ pub fn match_program(p: &Program, hint: Option<&Arch>) -> Result<Matched> {
     };
     let fc_bias = ps.take(h.matmul, &h.bias, &bias_t.shape.clone(), &arch)?;
     let input_hw = match p.input_shape.as_slice() {
-        [_, c, hh, ww] if *c == 3 || *c < 0 => {
-            (*hh > 0 && *ww > 0).then_some((*hh as usize, *ww as usize))
-        }
+        [_, c, hh, ww] if *c == 3 || *c < 0 => match (usize::try_from(*hh), usize::try_from(*ww)) {
+            (Ok(h), Ok(w)) if h > 0 && w > 0 => Some((h, w)),
+            // -1 (or a symbolic dimension): dynamic
+            _ if *hh <= 0 || *ww <= 0 => None,
+            // Past this target's usize (wasm32): never a silently wrapped size.
+            _ => {
+                return Err(Error::tensor(
+                    &p.source,
+                    &p.input_name,
+                    format!("input size {hh}x{ww} does not fit this platform's sizes"),
+                ))
+            }
+        },
         s => {
             return Err(Error::tensor(
                 &p.source,

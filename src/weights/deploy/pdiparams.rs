@@ -186,7 +186,18 @@ pub fn read_pdiparams<R: Read>(
         out.insert(
             name.clone(),
             Tensor {
-                shape: desc.dims.iter().map(|&d| d as usize).collect(),
+                // Non-negative (checked above); a dim past usize (wasm32) is refused.
+                shape: desc
+                    .dims
+                    .iter()
+                    .map(|&d| usize::try_from(d))
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|_| {
+                        s.err(format!(
+                            "variable `{name}`: shape {:?} does not fit this platform's sizes",
+                            desc.dims
+                        ))
+                    })?,
                 data,
                 stored_dtype: dtype_name.into(),
             },
