@@ -258,14 +258,13 @@ fn first_op(ops: &mut [gpu_resnet::weights::deploy::proto::OpDesc], ty: &str) ->
         .unwrap()
 }
 
+/// An edit of a program's ops.
+type OpsEdit = dyn Fn(&mut Vec<gpu_resnet::weights::deploy::proto::OpDesc>);
+
 #[test]
 fn paddle_attributes_the_engine_does_not_compute_are_refused_by_name() {
     let (_, f) = small_export();
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&mut Vec<gpu_resnet::weights::deploy::proto::OpDesc>)>,
-        &str,
-    )> = vec![
+    let cases: Vec<(&str, Box<OpsEdit>, &str)> = vec![
         (
             "a global max pool",
             Box::new(|ops| {

@@ -188,7 +188,7 @@ pub fn small_cases(root: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
     let header =
         "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 3, 224, 224), }";
     let mut h = header.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
