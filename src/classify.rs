@@ -37,6 +37,8 @@ pub struct TextureClassification {
 /// render loop with `try_take`, or block with `wait`.
 pub struct PendingClassification {
     run: PendingRun,
+    /// The plan that ran, to check the logits as its own runs do.
+    plan: Arc<Plan>,
     k: usize,
 }
 
@@ -44,15 +46,16 @@ impl PendingClassification {
     /// `None` until the logits' read-back is mapped (polls the device once, never blocks);
     /// then the result, once.
     pub fn try_take(&mut self) -> Option<Result<TextureClassification>> {
-        let k = self.k;
-        self.run
-            .try_take()
-            .map(|r| r.map(|(logits, timing)| classification(logits, timing.gpu_ms, k)))
+        let (k, plan) = (self.k, &self.plan);
+        self.run.try_take().map(|r| {
+            let (logits, timing) = plan.checked(r?)?;
+            Ok(classification(logits, timing.gpu_ms, k))
+        })
     }
 
     /// Block until the result is back.
     pub fn wait(self) -> Result<TextureClassification> {
-        let (logits, timing) = self.run.wait()?;
+        let (logits, timing) = self.plan.checked(self.run.wait()?)?;
         Ok(classification(logits, timing.gpu_ms, self.k))
     }
 }
@@ -115,7 +118,10 @@ impl Classifier {
     pub fn logits(&self, images: &[&RgbaImage]) -> Result<Vec<Vec<f32>>> {
         match self.submit_images(images)? {
             None => Ok(Vec::new()),
-            Some((run, classes)) => Ok(split_logits(run.wait()?.0, classes)),
+            Some((run, plan)) => {
+                let (logits, _) = plan.checked(run.wait()?)?;
+                Ok(split_logits(logits, plan.classes))
+            }
         }
     }
 
@@ -124,16 +130,16 @@ impl Classifier {
     pub async fn logits_async(&self, images: &[&RgbaImage]) -> Result<(Vec<Vec<f32>>, RunTiming)> {
         match self.submit_images(images)? {
             None => Ok((Vec::new(), RunTiming::default())),
-            Some((run, classes)) => {
-                let (logits, timing) = run.wait_async().await?;
-                Ok((split_logits(logits, classes), timing))
+            Some((run, plan)) => {
+                let (logits, timing) = plan.checked(run.wait_async().await?)?;
+                Ok((split_logits(logits, plan.classes), timing))
             }
         }
     }
 
     /// Upload `images` and submit their preprocessing and the plan's pass (one submit); `None`
-    /// for no images. Also gives the plan's class count.
-    fn submit_images(&self, images: &[&RgbaImage]) -> Result<Option<(PendingRun, usize)>> {
+    /// for no images. Also gives the plan, whose checks the result must pass.
+    fn submit_images(&self, images: &[&RgbaImage]) -> Result<Option<(PendingRun, Arc<Plan>)>> {
         if images.is_empty() {
             return Ok(None);
         }
@@ -153,7 +159,7 @@ impl Classifier {
             |encoder, _| self.preprocessor.record(encoder, &prepared),
             |_, _| {},
         )?;
-        Ok(Some((run, plan.classes)))
+        Ok(Some((run, plan)))
     }
 
     /// Classify `texture`, a texture on this classifier's device (`GpuContext::from_device` for
@@ -196,7 +202,7 @@ impl Classifier {
             self.preprocessor
                 .record_in_pass(pass, std::slice::from_ref(&prepared))
         })?;
-        Ok(PendingClassification { run, k })
+        Ok(PendingClassification { run, plan, k })
     }
 
     /// The `k` most probable classes per image, most probable first.

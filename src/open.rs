@@ -127,17 +127,29 @@ impl Opened {
 
 /// The spec of a recognised architecture: its name, and the declared input size (320 for a
 /// Fix_ export) when the file gives one.
-fn recognised_spec(
-    arch: &crate::arch::Arch,
-    input_hw: Option<(usize, usize)>,
-) -> Result<ModelSpec> {
-    let mut spec = arch::resolve(arch.name)?;
-    if let Some((h, w)) = input_hw.filter(|(h, w)| h == w) {
-        spec.crop = h as u32;
-        spec.resize_short = if h == 224 { 256 } else { w as u32 };
+fn recognised_spec(weights: &ModelWeights, input_hw: Option<(usize, usize)>) -> Result<ModelSpec> {
+    let mut spec = arch::resolve(weights.arch.name)?;
+    if let Some((h, _)) = input_hw.filter(|(h, w)| h == w) {
+        // Checked, not cast: a size past u32 (or past any image we resize to) would silently
+        // change the preprocessing.
+        let size = u32::try_from(h)
+            .ok()
+            .filter(|s| *s <= MAX_DECLARED_INPUT)
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "{}: the program declares an input of {h}x{h} pixels; at most \
+                     {MAX_DECLARED_INPUT} is supported",
+                    weights.source
+                ))
+            })?;
+        spec.crop = size;
+        spec.resize_short = if size == 224 { 256 } else { size };
     }
     Ok(spec)
 }
+
+/// The largest square input a program may declare (what `inference.yml` sizes allow too).
+const MAX_DECLARED_INPUT: u32 = 16384;
 
 /// Read `source`, recognising its architecture; `model`, when given, must agree with it
 /// (synthetic weights need it).
@@ -147,7 +159,7 @@ pub fn load_weights(source: &WeightsSource, model: Option<&str>) -> Result<Loade
         let loaded = weights::load(&s, hint.as_ref().map(|h| &h.arch))?;
         let spec = match &hint {
             Some(h) => h.clone(),
-            None => recognised_spec(&loaded.weights.arch, loaded.info.input_hw)?,
+            None => recognised_spec(&loaded.weights, loaded.info.input_hw)?,
         };
         Ok(LoadedWeights {
             spec,

@@ -3,6 +3,7 @@
 //! gives an error naming the file, op or variable; none panics or hangs.
 
 mod deploy_writer;
+mod hostile_files;
 
 use deploy_writer::*;
 use gpu_resnet::arch;
@@ -200,4 +201,236 @@ fn a_conv_weight_without_dims_is_an_error_not_a_panic() {
     ))
     .unwrap();
     let _ = err_text(load_onnx(&bytes));
+}
+
+#[test]
+fn an_alias_bomb_inference_yml_is_refused_before_it_expands() {
+    use gpu_resnet::weights::inference_yml::parse_inference_yml;
+    for block in [false, true] {
+        let yml = hostile_files::alias_bomb(block);
+        assert!(yml.len() < 2048, "{}", yml.len());
+        let start = std::time::Instant::now();
+        let e = parse_inference_yml(yml.as_bytes(), "inference.yml")
+            .expect_err("an alias bomb must be refused")
+            .to_string();
+        assert!(
+            e.contains("inference.yml") && e.contains("aliases") && e.contains("expand"),
+            "{e}"
+        );
+        assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+    }
+    // A few small aliases (PaddleX writes one) still read.
+    let yml = "a: &a [1, 2]\nb: *a\nc: *a\nPreProcess: {transform_ops: [{ResizeImage: {resize_short: 256}}, {CropImage: {size: 224}}]}\n";
+    let c = parse_inference_yml(yml.as_bytes(), "y").unwrap();
+    assert_eq!((c.preprocess.resize_short, c.preprocess.crop), (256, 224));
+}
+
+/// The small export's ProgramDesc with `edit` applied to its ops.
+fn edited_pdmodel(edit: impl Fn(&mut Vec<gpu_resnet::weights::deploy::proto::OpDesc>)) -> Vec<u8> {
+    use gpu_resnet::weights::deploy::proto::ProgramDesc;
+    use prost::Message;
+    let (_, f) = small_export();
+    let mut p = ProgramDesc::decode(f.pdmodel.as_slice()).unwrap();
+    edit(&mut p.blocks[0].ops);
+    p.encode_to_vec()
+}
+
+fn set_attr(
+    op: &mut gpu_resnet::weights::deploy::proto::OpDesc,
+    attr: gpu_resnet::weights::deploy::proto::OpAttr,
+) {
+    op.attrs.retain(|a| a.name != attr.name);
+    op.attrs.push(attr);
+}
+
+fn battr(name: &str, b: bool) -> gpu_resnet::weights::deploy::proto::OpAttr {
+    gpu_resnet::weights::deploy::proto::OpAttr {
+        name: Some(name.into()),
+        r#type: Some(6),
+        b: Some(b),
+        ..Default::default()
+    }
+}
+
+fn first_op(ops: &mut [gpu_resnet::weights::deploy::proto::OpDesc], ty: &str) -> usize {
+    ops.iter()
+        .position(|o| o.r#type.as_deref() == Some(ty))
+        .unwrap()
+}
+
+/// An edit of a program's ops.
+type OpsEdit = dyn Fn(&mut Vec<gpu_resnet::weights::deploy::proto::OpDesc>);
+
+#[test]
+fn paddle_attributes_the_engine_does_not_compute_are_refused_by_name() {
+    let (_, f) = small_export();
+    let cases: Vec<(&str, Box<OpsEdit>, &str)> = vec![
+        (
+            "a global max pool",
+            Box::new(|ops| {
+                let i = ops
+                    .iter()
+                    .position(|o| {
+                        o.r#type.as_deref() == Some("pool2d")
+                            && o.attrs.iter().any(|a| a.s.as_deref() == Some("max"))
+                    })
+                    .unwrap();
+                set_attr(&mut ops[i], battr("global_pooling", true));
+            }),
+            "global or adaptive max pool",
+        ),
+        (
+            "a transposed matmul input",
+            Box::new(|ops| {
+                let i = first_op(ops, "matmul_v2");
+                set_attr(&mut ops[i], battr("trans_x", true));
+            }),
+            "trans_x",
+        ),
+        (
+            "a scaled matmul",
+            Box::new(|ops| {
+                let i = first_op(ops, "matmul_v2");
+                ops[i].r#type = Some("matmul".into());
+                set_attr(
+                    &mut ops[i],
+                    gpu_resnet::weights::deploy::proto::OpAttr {
+                        name: Some("alpha".into()),
+                        f: Some(2.0),
+                        ..Default::default()
+                    },
+                );
+            }),
+            "alpha 2",
+        ),
+        (
+            "training-mode batch norm",
+            Box::new(|ops| {
+                let i = first_op(ops, "batch_norm");
+                set_attr(&mut ops[i], battr("is_test", false));
+            }),
+            "is_test false",
+        ),
+        (
+            "NHWC conv",
+            Box::new(|ops| {
+                let i = first_op(ops, "conv2d");
+                set_attr(
+                    &mut ops[i],
+                    gpu_resnet::weights::deploy::proto::OpAttr {
+                        name: Some("data_format".into()),
+                        s: Some("NHWC".into()),
+                        ..Default::default()
+                    },
+                );
+            }),
+            "data_format `NHWC`",
+        ),
+        (
+            "a pooling type of neither kind",
+            Box::new(|ops| {
+                let i = first_op(ops, "pool2d");
+                for a in &mut ops[i].attrs {
+                    if a.name.as_deref() == Some("pooling_type") {
+                        a.s = Some("lp".into());
+                    }
+                }
+            }),
+            "pooling_type `lp`",
+        ),
+    ];
+    for (what, edit, needle) in cases {
+        let program = edited_pdmodel(edit);
+        let e = err_text(load_paddle("inference.pdmodel", &program, &f.pdiparams));
+        assert!(e.contains(needle) && e.contains("op "), "{what}: {e}");
+    }
+    // PIR: the same pool check through the JSON reader.
+    let mut pir: serde_json::Value = serde_json::from_slice(&f.pir).unwrap();
+    let ops = pir
+        .pointer_mut("/program/regions/0/blocks/0/ops")
+        .and_then(|o| o.as_array_mut())
+        .unwrap();
+    let pool = ops
+        .iter_mut()
+        .find(|o| o["#"] == "1.pool2d" && o.to_string().contains("\"max\""))
+        .unwrap();
+    for a in pool["A"].as_array_mut().unwrap() {
+        if a["N"] == "global_pooling" {
+            a["AT"]["D"] = serde_json::json!(true);
+        }
+    }
+    let e = err_text(load_paddle(
+        "inference.json",
+        &serde_json::to_vec(&pir).unwrap(),
+        &f.pdiparams,
+    ));
+    assert!(e.contains("global or adaptive max pool"), "{e}");
+}
+
+#[test]
+fn onnx_attributes_the_engine_does_not_compute_are_refused_by_name() {
+    use gpu_resnet::weights::deploy::proto::AttributeProto;
+    let (w, _) = small_export();
+    let e = build(&w, "x", (224, 224), Style::Paddle);
+    let attr_i = |name: &str, i: i64| AttributeProto {
+        name: Some(name.into()),
+        i: Some(i),
+        ..Default::default()
+    };
+    let attr_ints = |name: &str, ints: Vec<i64>| AttributeProto {
+        name: Some(name.into()),
+        ints,
+        ..Default::default()
+    };
+    let cases = [
+        (
+            "MaxPool",
+            attr_ints("dilations", vec![2, 2]),
+            "dilations [2, 2]",
+        ),
+        (
+            "BatchNormalization",
+            attr_i("training_mode", 1),
+            "training_mode",
+        ),
+        (
+            "Conv",
+            attr_ints("kernel_shape", vec![5, 5]),
+            "kernel_shape [5, 5]",
+        ),
+        ("Flatten", attr_i("axis", 0), "axis 0"),
+    ];
+    for (ty, attr, needle) in cases {
+        let mut nodes = onnx_nodes(&e);
+        let at = nodes
+            .iter()
+            .position(|n| n.op_type.as_deref() == Some(ty))
+            .unwrap_or_else(|| panic!("no {ty}"));
+        nodes[at].attribute.retain(|a| a.name != attr.name);
+        nodes[at].attribute.push(attr);
+        let text = err_text(load_onnx(&onnx_model(&e, nodes, 13)));
+        assert!(
+            text.contains(&format!("op {at} `{ty}`")) && text.contains(needle),
+            "{ty}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_declared_input_past_u32_is_an_error_not_a_wrapped_size() {
+    let (w, _) = small_export();
+    let huge = (1i64 << 32) + 224;
+    let f = export(&w, "x", (huge, huge), Style::Paddle);
+    let source = gpu_resnet::WeightsSource::Bytes {
+        name: "huge_input.onnx".into(),
+        bytes: f.onnx,
+    };
+    let e = gpu_resnet::open::load_weights(&source, None)
+        .map(|l| l.spec.crop)
+        .expect_err("a 2^32+224 input must not become 224");
+    let text = e.to_string();
+    assert!(
+        text.contains("huge_input.onnx") && text.contains(&huge.to_string()),
+        "{text}"
+    );
 }

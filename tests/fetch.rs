@@ -185,3 +185,81 @@ fn offline_and_not_downloaded_are_clear_errors() {
         "{err}"
     );
 }
+
+/// Serve one request with up to `send` zero bytes, announcing `announce` as the length (none:
+/// the body ends when the connection closes); returns the URL and how many bytes went out.
+fn serve_flood(announce: Option<u64>, send: u64) -> (String, std::sync::mpsc::Receiver<u64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+            line.clear();
+        }
+        let length = announce
+            .map(|n| format!("Content-Length: {n}\r\n"))
+            .unwrap_or_default();
+        let head = format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n");
+        let _ = stream.write_all(head.as_bytes());
+        let chunk = vec![0u8; 1 << 16];
+        let mut sent = 0u64;
+        while sent < send && stream.write_all(&chunk).is_ok() {
+            sent += chunk.len() as u64;
+        }
+        let _ = tx.send(sent);
+    });
+    (format!("http://{addr}"), rx)
+}
+
+/// Run `fetch ResNet18_vd` from `url` into a fresh cache, killed after two minutes.
+fn fetch_from(url: &str, tag: &str) -> (Option<i32>, String, PathBuf) {
+    let dir = cache(tag);
+    let mut child = bin()
+        .args(["fetch", "ResNet18_vd", "--mirror", url, "--cache-dir"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 120 {
+            let _ = child.kill();
+            panic!("fetch did not stop within two minutes");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        dir,
+    )
+}
+
+#[test]
+fn a_download_past_the_expected_size_is_stopped_before_it_is_written() {
+    let (_, most) = gpu_resnet::app::fetch::expected_bytes("ResNet18_vd").unwrap();
+    // No length announced: the body runs on (up to twice the most a checkpoint has).
+    let (url, sent) = serve_flood(None, 2 * most);
+    let (code, err, dir) = fetch_from(&url, "flood");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("still going") && err.contains(&most.to_string()),
+        "{err}"
+    );
+    assert!(files_in(&dir).is_empty(), "left: {:?}", files_in(&dir));
+    let sent = sent.recv().unwrap();
+    assert!(sent < 2 * most, "the whole {sent}-byte flood was read");
+    // A length announced past it is refused before any byte of the body is written.
+    let (url, _) = serve_flood(Some(10 << 30), 1 << 20);
+    let (code, err, dir) = fetch_from(&url, "announced");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("announced as 10737418240 bytes"), "{err}");
+    assert!(files_in(&dir).is_empty(), "left: {:?}", files_in(&dir));
+}

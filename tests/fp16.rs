@@ -118,3 +118,50 @@ fn values_beyond_f16_range_are_reported_not_turned_into_inf() {
         "fp32 holds them"
     );
 }
+
+/// ResNet18 with every conv's weights scaled by 4: within f16's range, but the activations
+/// grow ~16x per block and leave it (f32 holds them).
+fn overflowing_weights() -> gpu_resnet::weights::ModelWeights {
+    let a = arch::find_arch("ResNet18").unwrap();
+    let mut w = synthetic_weights(&a, 10, 3);
+    for c in &mut w.convs {
+        let (ConvBn::BatchNorm { weight, .. } | ConvBn::Folded { weight, .. }) = c;
+        weight.iter_mut().for_each(|v| *v *= 4.0);
+    }
+    w
+}
+
+#[test]
+fn the_classifier_refuses_logits_an_f16_overflow_made_non_finite() {
+    use gpu_resnet::{Classifier, PreprocessConfig};
+    let w = overflowing_weights();
+    let img = image::RgbaImage::from_fn(80, 64, |x, y| {
+        image::Rgba([(x * 3) as u8, (y * 4) as u8, 128, 255])
+    });
+    let classify = |storage| {
+        let model = Model::new(ctx(), &w, storage).expect("the weights fit f16");
+        let c = Classifier::new(model, PreprocessConfig::imagenet(64, 64)).unwrap();
+        let logits = c.logits(&[&img]);
+        let top = c.classify(&[&img], 3);
+        let top_async = pollster::block_on(c.classify_async(&[&img], 3));
+        (logits, top, top_async)
+    };
+    let (logits, top, top_async) = classify(Storage::F16Packed);
+    for e in [
+        logits.map(|_| ()).unwrap_err(),
+        top.map(|_| ()).unwrap_err(),
+        top_async.map(|_| ()).unwrap_err(),
+    ] {
+        let text = e.to_string();
+        assert!(
+            text.contains("NaN or Inf")
+                && text.contains("f16's range")
+                && text.contains("--precision f32"),
+            "{text}"
+        );
+    }
+    // The same net in f32 answers with finite scores: the refusal is f16's overflow.
+    let (logits, top, _) = classify(Storage::F32);
+    assert!(logits.unwrap()[0].iter().all(|v| v.is_finite()));
+    assert!(top.unwrap()[0].iter().all(|p| p.score.is_finite()));
+}

@@ -8,6 +8,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
+
+mod hostile_files;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -19,21 +21,33 @@ use gpu_resnet::weights::{parse_tensors, safetensors::parse_safetensors};
 struct Counting;
 
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
+/// Bytes allocated and not yet freed, and the most of them at once since the last reset.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grow(by: usize) {
+    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        grow(layout.size());
         // SAFETY: forwards the caller's layout unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: `ptr` was allocated by `System` with this layout (see `alloc`).
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        grow(new_size);
         // SAFETY: as for `dealloc`; `new_size` is the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -334,4 +348,59 @@ fn safetensors_offsets_outside_the_file_are_errors() {
     refused("header length 2^40", &long, st, &["safetensors"]);
     long[..8].copy_from_slice(&u64::MAX.to_le_bytes());
     refused("header length 2^64-1", &long, st, &["safetensors"]);
+}
+
+/// Parse `bytes`, expecting an error that mentions every one of `needles`, with at most
+/// `8 x len + 1 MiB` allocated at once in all (live bytes, not one allocation): what a reader
+/// that counts before it decodes needs.
+fn refused_within_memory<T: std::fmt::Debug>(
+    what: &str,
+    bytes: &[u8],
+    parse: impl Fn(&[u8]) -> Result<T, Error>,
+    needles: &[&str],
+) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    PEAK.store(LIVE.load(Ordering::SeqCst), Ordering::SeqCst);
+    let before = LIVE.load(Ordering::SeqCst);
+    let result = parse(bytes);
+    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(before);
+    let msg = match result {
+        Ok(v) => panic!("{what}: expected an error, got {v:?}"),
+        Err(e) => e.to_string(),
+    };
+    for n in needles {
+        assert!(msg.contains(n), "{what}: error `{msg}` lacks `{n}`");
+    }
+    let allowed = 8 * bytes.len() + (1 << 20);
+    assert!(
+        peak <= allowed,
+        "{what}: {peak} bytes live at once for a {}-byte file (allowed {allowed})",
+        bytes.len()
+    );
+}
+
+#[test]
+fn program_files_of_empty_messages_are_refused_before_they_are_decoded() {
+    use gpu_resnet::weights::deploy::{onnx::parse_onnx, pdmodel::parse_pdmodel, pir::parse_pir};
+    // 4 MB each (the JSON 16 MB): decoded, the ONNX file would take ~0.5 GB, the ProgramDesc
+    // ~0.2 GB, the JSON ~0.3 GB; a 40 MB file ten times that.
+    let n = 1 << 21;
+    refused_within_memory(
+        "ONNX of empty initializers",
+        &hostile_files::onnx_empty_initializers(n),
+        |b| parse_onnx(b, "empty.onnx").map(|p| p.ops.len()),
+        &["empty.onnx", "TensorProto", "refused before decoding"],
+    );
+    refused_within_memory(
+        "ProgramDesc of empty variables",
+        &hostile_files::pdmodel_empty_vars(n),
+        |b| parse_pdmodel(b, "empty.pdmodel").map(|p| p.ops.len()),
+        &["empty.pdmodel", "VarDesc", "refused before decoding"],
+    );
+    refused_within_memory(
+        "PIR JSON of many values",
+        &hostile_files::pir_many_values(4 * n),
+        |b| parse_pir(b, "values.json").map(|p| p.ops.len()),
+        &["values.json", "JSON values", "refused before parsing"],
+    );
 }

@@ -176,6 +176,26 @@ fn shared_buffers_cannot_multiply_memory() {
 }
 
 #[test]
+fn shared_arrays_are_charged_in_bytes_not_elements() {
+    // An 8-element f32 array stored under a thousand names: 1000 x 8 elements fit the ~9 KB
+    // file's budget when counted as elements, but the copies take 32 KB of f32s.
+    let mut file = vec![0x80, 4, b'}', b'(', 0x8c, 1, b'a'];
+    array_p4(&mut file, &[8], "f4", "<", false, &[0; 32]);
+    file.extend_from_slice(b"r\x00\x00\x01\x00");
+    for i in 0..1000 {
+        short_str(&mut file, &format!("alias{i}"));
+        file.extend_from_slice(b"j\x00\x00\x01\x00");
+    }
+    file.extend_from_slice(b"u.");
+    assert!(
+        1000 * 8 < file.len() && file.len() < 1000 * 8 * 4,
+        "{}",
+        file.len()
+    );
+    assert_err_contains(pd(&file), &["more data than the file"]);
+}
+
+#[test]
 fn unsupported_dtypes_name_the_tensor() {
     for code in ["c8", "U2", "O8", "V8", "M8"] {
         let file = one_array_p4("odd", &[1], code, "<", false, &[0; 8]);

@@ -4,6 +4,7 @@
 //! others, and `eval` prints the accuracy the labels were chosen to give.
 
 mod common;
+mod deploy_writer;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,7 +13,7 @@ use common::*;
 use gpu_resnet::classify::{softmax, top_k};
 use gpu_resnet::decode::decode_file;
 use gpu_resnet::preprocess::{preprocess, PreprocessConfig};
-use gpu_resnet::weights::{load_weights, synthetic_weights};
+use gpu_resnet::weights::{load_weights, synthetic_weights, ConvBn};
 use gpu_resnet::{arch, Classifier, Model, Storage};
 use image::{Rgb, RgbImage};
 
@@ -362,4 +363,51 @@ fn eval_image_folder_counts_classes_in_sorted_order() {
     assert!(stdout.contains("top-1 accuracy: 0.6667 (4/6)"), "{stdout}");
     assert!(stdout.contains("top-5 accuracy: 1.0000 (6/6)"), "{stdout}");
     assert!(stdout.contains("images/s"), "{stdout}");
+}
+
+#[test]
+fn predict_in_f16_refuses_nan_scores_when_activations_overflow() {
+    // Synthetic ResNet18 with every conv weight scaled by 4, as ONNX: the weights fit f16, the
+    // activations grow ~16x per block and leave its range (f32 holds them).
+    let dir = temp_dir("f16-overflow");
+    let a = arch::find_arch("ResNet18").unwrap();
+    let mut w = synthetic_weights(&a, 10, 3);
+    for c in &mut w.convs {
+        let (ConvBn::BatchNorm { weight, .. } | ConvBn::Folded { weight, .. }) = c;
+        weight.iter_mut().for_each(|v| *v *= 4.0);
+    }
+    let weights = dir.join("overflow.onnx");
+    let f = deploy_writer::export(&w, "x", (224, 224), deploy_writer::Style::Paddle);
+    std::fs::write(&weights, f.onnx).unwrap();
+    // A textured picture: its activations overflow to Inf, which reaches the logits. (A solid
+    // colour's overflow is rounded to 65504 by lavapipe's f16 conversion instead: finite,
+    // wrong logits that no check of the logits can see; see the notes.)
+    let image = dir.join("wave.png");
+    RgbImage::from_fn(37, 23, |x, y| Rgb([(x * 7) as u8, (y * 11) as u8, 90]))
+        .save(&image)
+        .unwrap();
+    for precision in ["f16", "f32"] {
+        let out = run(&[
+            "predict",
+            "--weights",
+            s(&weights),
+            "--precision",
+            precision,
+            s(&image),
+        ]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(!stdout.contains("NaN"), "{precision}: {stdout}");
+        if precision == "f16" {
+            assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+            assert!(
+                stderr.contains("NaN or Inf")
+                    && stderr.contains("f16's range")
+                    && stderr.contains("--precision f32"),
+                "{stderr}"
+            );
+        } else {
+            assert!(out.status.success(), "the overflow is f16's: {stderr}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

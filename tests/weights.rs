@@ -361,3 +361,36 @@ const NPY_I4: &[u8] = b"\
     \x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\
     \x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x0a\x01\x00\x00\
     \x00\x02\x00\x00\x00";
+
+mod hostile_files;
+
+#[test]
+fn a_safetensors_file_opening_with_0x0a_is_read_as_safetensors_not_a_paddle_program() {
+    use gpu_resnet::weights::{load, Source};
+    let tensors = gpu_resnet::weights::pdparams::parse_pdparams(
+        &read_golden("ResNet18_vd.pdparams"),
+        Path::new("g"),
+    )
+    .unwrap();
+    let list: Vec<(String, Vec<usize>, Vec<f32>)> = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.shape.clone(), t.data.clone()))
+        .collect();
+    let bytes = hostile_files::safetensors_padded_to_0x0a(&list);
+    assert_eq!(bytes[0], 0x0a);
+    let path = std::env::temp_dir().join(format!("padded-{}.safetensors", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let want = gpu_resnet::weights::load_weights(
+        &golden("ResNet18_vd.pdparams"),
+        &gpu_resnet::arch::find_arch("ResNet18_vd").unwrap(),
+    )
+    .unwrap();
+    let files = [("model.safetensors", bytes.as_slice())];
+    for source in [Source::Path(&path), Source::Files(&files)] {
+        let got = load(&source, None).unwrap_or_else(|e| panic!("{source:?}: {e}"));
+        assert_eq!(got.weights.arch.name, "ResNet18_vd");
+        assert_eq!(got.weights.fc_bias, want.fc_bias);
+        assert_eq!(got.weights.fc_weight, want.fc_weight);
+    }
+    let _ = std::fs::remove_file(&path);
+}

@@ -114,7 +114,8 @@ pub fn fetch(
     std::fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
     let dest = cached_path(entry, cache);
     let part = dest.with_extension("pdparams.part");
-    let result = download(&url, &part, progress).and_then(|_| verify(entry, &part));
+    let (_, most) = expected_bytes(&entry.name)?;
+    let result = download(&url, &part, most, progress).and_then(|_| verify(entry, &part));
     match result {
         Ok(()) => {
             std::fs::rename(&part, &dest).map_err(|e| Error::io(&dest, e))?;
@@ -127,7 +128,14 @@ pub fn fetch(
     }
 }
 
-fn download(url: &str, to: &Path, progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<()> {
+/// Download `url` into `to`, refusing (before writing it) anything past `most` bytes: an
+/// announced length over it, or a body that runs past it.
+fn download(
+    url: &str,
+    to: &Path,
+    most: u64,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<()> {
     let net = |message: String| {
         Error::Input(format!("download of {url} failed: {message} (offline? put the file in the cache by hand; see `gpu-resnet fetch --help`)"))
     };
@@ -137,6 +145,14 @@ fn download(url: &str, to: &Path, progress: &mut dyn FnMut(u64, Option<u64>)) ->
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
+    let too_large = |bytes: String| {
+        Error::Input(format!(
+            "download of {url} is {bytes}; no checkpoint of this model has more than {most} bytes (the wrong file, or a hostile server?)"
+        ))
+    };
+    if let Some(d) = declared.filter(|d| *d > most) {
+        return Err(too_large(format!("announced as {d} bytes")));
+    }
     let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut file = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
     let mut buf = vec![0u8; 1 << 16];
@@ -148,8 +164,11 @@ fn download(url: &str, to: &Path, progress: &mut dyn FnMut(u64, Option<u64>)) ->
         if n == 0 {
             break;
         }
-        file.write_all(&buf[..n]).map_err(|e| Error::io(to, e))?;
         got += n as u64;
+        if got > most {
+            return Err(too_large(format!("over {most} bytes and still going")));
+        }
+        file.write_all(&buf[..n]).map_err(|e| Error::io(to, e))?;
         progress(got, declared);
     }
     file.flush().map_err(|e| Error::io(to, e))?;

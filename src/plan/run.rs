@@ -174,8 +174,12 @@ impl Plan {
         self.checked(self.submit_with(|_, _| {}, |_, _| {})?.wait_async().await?)
     }
 
-    /// The run's result, its logits checked when the plan checks non-finite values.
-    fn checked(&self, (logits, timing): (Vec<f32>, RunTiming)) -> Result<(Vec<f32>, RunTiming)> {
+    /// The run's result, its logits checked when the plan checks non-finite values (also what
+    /// `Classifier` answers with: NaN scores are never printed as answers).
+    pub(crate) fn checked(
+        &self,
+        (logits, timing): (Vec<f32>, RunTiming),
+    ) -> Result<(Vec<f32>, RunTiming)> {
         if self.check_finite {
             crate::finite::check_logits(&logits, self.storage)?;
         }

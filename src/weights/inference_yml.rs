@@ -4,6 +4,8 @@
 //! (pure Rust, maintained, YAML 1.2; serde_yaml is deprecated and serde_yml is not one we trust).
 //! Every op must be one our preprocessing reproduces; anything else is an error naming it.
 
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::error::{Error, Result};
@@ -13,6 +15,10 @@ use crate::preprocess::PreprocessConfig;
 const MAX_BYTES: usize = 4 << 20;
 /// Flow-collection nesting we accept before parsing (real files nest 2).
 const MAX_NESTING: usize = 32;
+/// What alias expansion may add, in nodes plus scalar bytes: yaml-rust2 deep-copies the anchored
+/// node for every alias, so ten levels of ten aliases in 1 KB would build 10^10 nodes. Real
+/// configs use no aliases; a few small ones fit easily.
+const MAX_ALIAS_EXPANSION: u64 = 1 << 20;
 
 /// What `inference.yml` says.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +81,71 @@ fn size(v: &Yaml, path: &str, what: &str) -> Result<u32> {
     }
 }
 
+/// Sizes of the event stream, without building it: each anchored node's expanded size
+/// (nodes + scalar bytes, its own aliases expanded) and what the aliases add in all.
+#[derive(Default)]
+struct AliasBudget {
+    /// Per open collection: its anchor id and the expanded size of its contents so far.
+    open: Vec<(usize, u64)>,
+    anchored: std::collections::HashMap<usize, u64>,
+    expansion: u64,
+}
+
+impl AliasBudget {
+    /// A node of expanded size `size` (anchored as `anchor` when non-zero) ends.
+    fn node(&mut self, anchor: usize, size: u64) {
+        if anchor != 0 {
+            self.anchored.insert(anchor, size);
+        }
+        if let Some((_, total)) = self.open.last_mut() {
+            *total = total.saturating_add(size);
+        }
+    }
+}
+
+impl MarkedEventReceiver for AliasBudget {
+    fn on_event(&mut self, ev: Event, _: Marker) {
+        match ev {
+            Event::Scalar(text, _, anchor, _) => self.node(anchor, 1 + text.len() as u64),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.open.push((anchor, 1))
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, size)) = self.open.pop() {
+                    self.node(anchor, size);
+                }
+            }
+            Event::Alias(id) => {
+                // An alias inside its own anchor (not yet closed) is one bad node.
+                let size = self.anchored.get(&id).copied().unwrap_or(1);
+                self.expansion = self.expansion.saturating_add(size);
+                self.node(0, size);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `Err` when the aliases would expand past `MAX_ALIAS_EXPANSION`: counted on the event stream
+/// (linear in the text, nothing copied) before yaml-rust2 builds the tree.
+fn check_alias_expansion(text: &str, path: &str) -> Result<()> {
+    let mut budget = AliasBudget::default();
+    Parser::new(text.chars())
+        .load(&mut budget, true)
+        .map_err(|e| err(path, format!("not YAML: {e}")))?;
+    if budget.expansion > MAX_ALIAS_EXPANSION {
+        return Err(err(
+            path,
+            format!(
+                "its aliases (`*name`) expand to more than {} nodes and scalar bytes ({} counted; \
+                 an alias bomb?); real configs use none",
+                MAX_ALIAS_EXPANSION, budget.expansion
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses `inference.yml`; `path` names it in errors.
 pub fn parse_inference_yml(bytes: &[u8], path: &str) -> Result<DeployConfig> {
     if bytes.len() > MAX_BYTES {
@@ -97,6 +168,7 @@ pub fn parse_inference_yml(bytes: &[u8], path: &str) -> Result<DeployConfig> {
             _ => {}
         }
     }
+    check_alias_expansion(text, path)?;
     let docs = YamlLoader::load_from_str(text).map_err(|e| err(path, format!("not YAML: {e}")))?;
     let doc = docs.first().ok_or_else(|| err(path, "empty"))?;
     let ops = doc["PreProcess"]["transform_ops"]

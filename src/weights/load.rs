@@ -245,10 +245,8 @@ fn load_files(files: &[(&str, &[u8])], hint: Option<&Arch>) -> Result<LoadedWeig
             "none of the files {names:?} is a weights file, a Paddle program or an ONNX model"
         )));
     };
-    let mut loaded = match deploy::sniff_program(bytes) {
-        Some(f @ (DeployFormat::Pir | DeployFormat::ProgramDesc))
-            if !matches!(sniff(bytes), Sniffed::Pickle) =>
-        {
+    let mut loaded = match paddle_program(bytes) {
+        Some(f) => {
             let (pname, params) = by_suffix(".pdiparams").ok_or_else(|| {
                 Error::Input(format!(
                     "{name} is a Paddle inference program: its .pdiparams is needed too"
@@ -261,6 +259,17 @@ fn load_files(files: &[(&str, &[u8])], hint: Option<&Arch>) -> Result<LoadedWeig
     };
     loaded.info.deploy_config = yml;
     Ok(loaded)
+}
+
+/// The Paddle program format `bytes` hold, or `None` for anything else. Checkpoints are
+/// recognised first: a pickle opens with 0x80, and a safetensors file whose header is padded
+/// to a length of 10 mod 256 opens with 0x0a, ProgramDesc's first byte.
+fn paddle_program(bytes: &[u8]) -> Option<DeployFormat> {
+    if matches!(sniff(bytes), Sniffed::Pickle) || super::safetensors::is_safetensors(bytes) {
+        return None;
+    }
+    deploy::sniff_program(bytes)
+        .filter(|f| matches!(f, DeployFormat::Pir | DeployFormat::ProgramDesc))
 }
 
 /// The program file of an inference-model directory.
@@ -299,10 +308,8 @@ fn load_path(path: &Path, hint: Option<&Arch>) -> Result<LoadedWeights> {
     };
     let name = file.display().to_string();
     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-    let mut loaded = match deploy::sniff_program(&bytes) {
-        Some(f @ (DeployFormat::Pir | DeployFormat::ProgramDesc))
-            if !matches!(sniff(&bytes), Sniffed::Pickle) =>
-        {
+    let mut loaded = match paddle_program(&bytes) {
+        Some(f) => {
             let params_path = file.with_extension("pdiparams");
             let params = File::open(&params_path).map_err(|e| Error::io(&params_path, e))?;
             let len = params

@@ -323,7 +323,9 @@ impl Numpy {
                 ArrayState::Built(tensor) => *tensor,
                 ArrayState::Taken(first) => match tensors.get(&first) {
                     Some(t) => {
-                        self.charge(t.len()).map_err(Extract::Format)?;
+                        // The copy is f32s: charge its bytes, not its elements.
+                        let bytes = t.len().saturating_mul(std::mem::size_of::<f32>());
+                        self.charge(bytes).map_err(Extract::Format)?;
                         t.clone()
                     }
                     None => return Err(Extract::Format(format!("array of `{name}` lost"))),

@@ -11,6 +11,22 @@ use crate::error::{Error, Result};
 use crate::npy::{element_count, NumpyDtype};
 use crate::tensor::{Tensor, TensorMap};
 
+/// Whether `bytes` are laid out as a safetensors file: a little-endian u64 header length that
+/// fits the file, a header that opens with `{` and ends (before its space padding) with `}`.
+/// Stricter than the one-byte sniff, for telling one from a program that may open alike.
+pub fn is_safetensors(bytes: &[u8]) -> bool {
+    let Some((len, rest)) = bytes.split_first_chunk::<8>() else {
+        return false;
+    };
+    let header = usize::try_from(u64::from_le_bytes(*len))
+        .ok()
+        .and_then(|n| rest.get(..n));
+    match header {
+        Some(h) => h.first() == Some(&b'{') && h.trim_ascii_end().last() == Some(&b'}'),
+        None => false,
+    }
+}
+
 /// Reads a safetensors file; every tensor is converted to f32.
 pub fn read_safetensors(path: &Path) -> Result<TensorMap> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -179,6 +179,7 @@ impl Params<'_> {
 fn check_conv(w: &Walker, u: &ConvUnit, layer: &ConvLayer, arch: &Arch) -> Result<()> {
     let op = w.op(u.conv);
     let OpKind::Conv {
+        kernel,
         stride,
         pads,
         dilation,
@@ -191,6 +192,9 @@ fn check_conv(w: &Walker, u: &ConvUnit, layer: &ConvLayer, arch: &Arch) -> Resul
     let p = layer.pad() as i64;
     let want_stride = layer.stride as i64;
     let mut problems = Vec::new();
+    if let Some(k) = kernel.filter(|k| *k != [layer.kernel as i64; 2]) {
+        problems.push(format!("kernel_shape {k:?}"));
+    }
     if *groups != 1 {
         problems.push(format!("groups {groups} (a grouped or depthwise conv)"));
     }
@@ -299,6 +303,12 @@ fn conv_weights(ps: &mut Params, u: &ConvUnit, layer: &ConvLayer, arch: &Arch) -
         unreachable!("a conv unit's bn is a BatchNorm")
     };
     let mut get = |k: usize| -> Result<Vec<f32>> { ps.take(bn, w.input(bn, k)?, &[c], arch) };
+    if !(epsilon.is_finite() && epsilon >= 0.0) {
+        return Err(w.err(
+            w.op(bn),
+            format!("epsilon {epsilon}: a batch norm's epsilon must be finite and not negative"),
+        ));
+    }
     let (gamma, beta, mut mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
     if let Some(bad) = var.iter().position(|&x| x < 0.0) {
         return Err(Error::tensor(
@@ -433,9 +443,19 @@ pub fn match_program(p: &Program, hint: Option<&Arch>) -> Result<Matched> {
     };
     let fc_bias = ps.take(h.matmul, &h.bias, &bias_t.shape.clone(), &arch)?;
     let input_hw = match p.input_shape.as_slice() {
-        [_, c, hh, ww] if *c == 3 || *c < 0 => {
-            (*hh > 0 && *ww > 0).then_some((*hh as usize, *ww as usize))
-        }
+        [_, c, hh, ww] if *c == 3 || *c < 0 => match (usize::try_from(*hh), usize::try_from(*ww)) {
+            (Ok(h), Ok(w)) if h > 0 && w > 0 => Some((h, w)),
+            // -1 (or a symbolic dimension): dynamic
+            _ if *hh <= 0 || *ww <= 0 => None,
+            // Past this target's usize (wasm32): never a silently wrapped size.
+            _ => {
+                return Err(Error::tensor(
+                    &p.source,
+                    &p.input_name,
+                    format!("input size {hh}x{ww} does not fit this platform's sizes"),
+                ))
+            }
+        },
         s => {
             return Err(Error::tensor(
                 &p.source,

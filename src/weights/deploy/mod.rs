@@ -4,8 +4,10 @@
 //! ([`program::Program`]), whose structure is then matched against the architecture table
 //! ([`matcher::match_program`]): the program is recognised, never executed as a general graph.
 
+pub mod budget;
 pub mod matcher;
 pub mod onnx;
+pub mod paddle_attrs;
 pub mod pdiparams;
 pub mod pdmodel;
 pub mod pir;

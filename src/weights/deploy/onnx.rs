@@ -17,6 +17,7 @@ pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=23;
 
 pub fn parse_onnx(bytes: &[u8], path: &str) -> Result<Program> {
     let err = |reason: String| format_error(path, FORMAT, reason);
+    super::budget::check_protobuf(bytes, &super::budget::MODEL_PROTO).map_err(err)?;
     let model = ModelProto::decode(bytes).map_err(|e| err(format!("not an ONNX protobuf: {e}")))?;
     let opset = model
         .opset_import
@@ -183,6 +184,7 @@ fn convert(index: usize, n: &NodeProto) -> Op {
         match op_type.as_str() {
             "Conv" => (
                 OpKind::Conv {
+                    kernel: find(n, "kernel_shape").map(|a| pair(&a.ints, 0)),
                     stride: pair(&ints("strides"), 1),
                     pads: pads4(),
                     dilation: pair(&ints("dilations"), 1),
@@ -190,6 +192,14 @@ fn convert(index: usize, n: &NodeProto) -> Op {
                     auto_pad: auto_pad(),
                 },
                 first(3),
+            ),
+            "BatchNormalization" if int("training_mode", 0) != 0 => (
+                OpKind::Unsupported("training_mode 1 (batch statistics)".into()),
+                n.input.clone(),
+            ),
+            "BatchNormalization" if int("spatial", 1) != 1 => (
+                OpKind::Unsupported("spatial 0 (per-position statistics)".into()),
+                n.input.clone(),
             ),
             "BatchNormalization" => (
                 OpKind::BatchNorm {
@@ -199,6 +209,13 @@ fn convert(index: usize, n: &NodeProto) -> Op {
             ),
             "Relu" => (OpKind::Relu, first(1)),
             "Add" | "Sum" if n.input.len() == 2 => (OpKind::Add, first(2)),
+            "MaxPool" | "AveragePool" if ints("dilations").iter().any(|&d| d != 1) => (
+                OpKind::Unsupported(format!(
+                    "dilations {:?} (pools are computed undilated)",
+                    ints("dilations")
+                )),
+                n.input.clone(),
+            ),
             "MaxPool" | "AveragePool" => (
                 OpKind::Pool {
                     max: op_type == "MaxPool",
@@ -224,6 +241,13 @@ fn convert(index: usize, n: &NodeProto) -> Op {
                     auto_pad: None,
                 },
                 first(1),
+            ),
+            "Flatten" if int("axis", 1) != 1 => (
+                OpKind::Unsupported(format!(
+                    "axis {} (the classifier flattens from axis 1)",
+                    int("axis", 1)
+                )),
+                n.input.clone(),
             ),
             "Flatten" | "Reshape" | "Squeeze" => (OpKind::Flatten, first(1)),
             "MatMul" => (OpKind::MatMul { transpose_b: false }, first(2)),

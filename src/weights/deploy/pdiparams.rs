@@ -51,7 +51,10 @@ impl<R: Read> Stream<R> {
                 self.remaining
             )));
         }
-        let mut buf = vec![0u8; n as usize];
+        // `remaining` bounds `n`; the conversion only matters where usize is 32 bits.
+        let len = usize::try_from(n)
+            .map_err(|_| self.err(format!("{}: {n} bytes do not fit in memory here", what())))?;
+        let mut buf = vec![0u8; len];
         self.r
             .read_exact(&mut buf)
             .map_err(|e| Error::io(&self.path, e))?;
@@ -183,7 +186,18 @@ pub fn read_pdiparams<R: Read>(
         out.insert(
             name.clone(),
             Tensor {
-                shape: desc.dims.iter().map(|&d| d as usize).collect(),
+                // Non-negative (checked above); a dim past usize (wasm32) is refused.
+                shape: desc
+                    .dims
+                    .iter()
+                    .map(|&d| usize::try_from(d))
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|_| {
+                        s.err(format!(
+                            "variable `{name}`: shape {:?} does not fit this platform's sizes",
+                            desc.dims
+                        ))
+                    })?,
                 data,
                 stored_dtype: dtype_name.into(),
             },

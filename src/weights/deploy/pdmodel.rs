@@ -3,6 +3,7 @@
 
 use prost::Message;
 
+use super::paddle_attrs;
 use super::pdiparams::ParamDecl;
 use super::program::{foreign_op_reason, DeployFormat, Op, OpKind};
 use super::proto::{var_type, OpDesc, ProgramDesc};
@@ -29,22 +30,29 @@ pub fn format_error(path: &str, format: &'static str, reason: impl Into<String>)
 }
 
 pub fn parse_pdmodel(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
+    super::budget::check_protobuf(bytes, &super::budget::PROGRAM_DESC)
+        .map_err(|reason| format_error(path, FORMAT, reason))?;
     let program = ProgramDesc::decode(bytes)
         .map_err(|e| format_error(path, FORMAT, format!("not a ProgramDesc protobuf: {e}")))?;
     let block = program
         .blocks
         .first()
         .ok_or_else(|| format_error(path, FORMAT, "the program has no block"))?;
-    let dims_of = |name: &str| {
-        block
-            .vars
-            .iter()
-            .find(|v| v.name.as_deref() == Some(name))
-            .and_then(|v| v.r#type.as_ref())
+    // Each variable's shape by name (the first declaration wins, as a scan would find it):
+    // one map rather than a scan per variable, which was quadratic in the variables.
+    let mut shapes: std::collections::HashMap<&str, &[i64]> = Default::default();
+    for v in &block.vars {
+        let dims = v
+            .r#type
+            .as_ref()
             .and_then(|t| t.lod_tensor.as_ref())
             .and_then(|t| t.tensor.as_ref())
-            .map(|t| t.dims.clone())
-    };
+            .map(|t| t.dims.as_slice());
+        if let (Some(name), Some(dims)) = (v.name.as_deref(), dims) {
+            shapes.entry(name).or_insert(dims);
+        }
+    }
+    let dims_of = |name: &str| shapes.get(name).map(|d| d.to_vec());
     let mut params: Vec<ParamDecl> = Vec::new();
     for v in &block.vars {
         let kind = v.r#type.as_ref().and_then(|t| t.r#type).unwrap_or(-1);
@@ -98,6 +106,22 @@ pub fn parse_pdmodel(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
 }
 
 struct Attrs<'a>(&'a OpDesc);
+
+impl paddle_attrs::PaddleAttrs for Attrs<'_> {
+    fn ints(&self, name: &str) -> Vec<i64> {
+        Attrs::ints(self, name)
+    }
+    fn bool(&self, name: &str) -> Option<bool> {
+        self.find(name).and_then(|a| a.b)
+    }
+    fn float(&self, name: &str) -> Option<f64> {
+        self.find(name)
+            .and_then(|a| a.float64.or(a.f.map(f64::from)))
+    }
+    fn str(&self, name: &str) -> Option<String> {
+        Attrs::str(self, name)
+    }
+}
 
 impl Attrs<'_> {
     fn find(&self, name: &str) -> Option<&super::proto::OpAttr> {
@@ -170,6 +194,7 @@ fn convert(index: usize, desc: &OpDesc) -> Op {
         "feed" | "fetch" => (OpKind::Bookkeeping, slots(&["X"])),
         "conv2d" => (
             OpKind::Conv {
+                kernel: None,
                 stride: pair(&a.ints("strides"), 1),
                 pads: paddle_pads(&a.ints("paddings")),
                 dilation: pair(&a.ints("dilations"), 1),
@@ -186,27 +211,10 @@ fn convert(index: usize, desc: &OpDesc) -> Op {
         ),
         "relu" => (OpKind::Relu, slots(&["X"])),
         "elementwise_add" => (OpKind::Add, slots(&["X", "Y"])),
-        "pool2d" => {
-            let max = a.str("pooling_type").as_deref() == Some("max");
-            let kernel = pair(&a.ints("ksize"), 1);
-            let global =
-                !max && (a.bool("global_pooling") || (a.bool("adaptive") && kernel == [1, 1]));
-            let kind = if a.bool("adaptive") && !global {
-                OpKind::Unsupported("adaptive pooling to a size other than 1x1".into())
-            } else {
-                OpKind::Pool {
-                    max,
-                    kernel,
-                    stride: pair(&a.ints("strides"), 1),
-                    pads: paddle_pads(&a.ints("paddings")),
-                    ceil: a.bool("ceil_mode"),
-                    exclusive: a.find("exclusive").and_then(|x| x.b).unwrap_or(true),
-                    global,
-                    auto_pad: auto_pad(a.str("padding_algorithm")),
-                }
-            };
-            (kind, slots(&["X"]))
-        }
+        "pool2d" => (
+            paddle_attrs::pool2d(&a, pair(&a.ints("ksize"), 1)),
+            slots(&["X"]),
+        ),
         "flatten_contiguous_range"
         | "flatten2"
         | "flatten"
@@ -239,6 +247,10 @@ fn convert(index: usize, desc: &OpDesc) -> Op {
                 .flat_map(|v| v.arguments.iter().cloned())
                 .collect(),
         ),
+    };
+    let kind = match paddle_attrs::unhonoured(&op_type, &a) {
+        Some(reason) => OpKind::Unsupported(reason),
+        None => kind,
     };
     let first_out = |name: &str| {
         desc.outputs

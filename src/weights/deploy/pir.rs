@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::paddle_attrs;
 use super::pdiparams::ParamDecl;
 use super::pdmodel::{auto_pad, format_error, paddle_pads, pair, ParsedProgram};
 use super::program::{foreign_op_reason, DeployFormat, Op, OpKind};
@@ -18,6 +19,7 @@ const FORMAT: &str = "Paddle PIR program (inference.json)";
 
 pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
     let err = |reason: String| format_error(path, FORMAT, reason);
+    super::budget::check_json(bytes).map_err(err)?;
     let root: Value = serde_json::from_slice(bytes).map_err(|e| err(format!("not JSON: {e}")))?;
     if root.pointer("/base_code/magic").and_then(Value::as_str) != Some("pir") {
         return Err(err(
@@ -94,6 +96,7 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
         let ins: Vec<String> = in_ids.iter().map(|&i| name_of(i)).collect();
         let first = |n: usize| ins.iter().take(n).cloned().collect::<Vec<_>>();
         let a = |n: &str| attr(op, n);
+        let attrs = OpAttrs(op);
         let a_ints = |n: &str| a(n).map(|v| ints(&v)).unwrap_or_default();
         let a_bool = |n: &str| a(n).and_then(|v| v.as_bool()).unwrap_or(false);
         let (kind, canon) = match ty.trim_end_matches('_') {
@@ -106,6 +109,7 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
             }
             "conv2d" => (
                 OpKind::Conv {
+                    kernel: None,
                     stride: pair(&a_ints("strides"), 1),
                     pads: paddle_pads(&a_ints("paddings")),
                     dilation: pair(&a_ints("dilations"), 1),
@@ -138,40 +142,16 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
             "relu" => (OpKind::Relu, first(1)),
             "add" => (OpKind::Add, first(2)),
             "pool2d" => {
-                let max =
-                    a("pooling_type").and_then(|v| v.as_str().map(|s| s == "max")) == Some(true);
                 let kernel = in_ids
                     .get(1)
                     .and_then(|id| consts.get(id))
                     .map(|v| pair(v, 1));
-                let adaptive = a_bool("adaptive");
                 match kernel {
                     None => (
                         OpKind::Unsupported("a pool2d whose kernel size is not a constant".into()),
                         first(1),
                     ),
-                    Some(kernel) => {
-                        let global =
-                            !max && (a_bool("global_pooling") || (adaptive && kernel == [1, 1]));
-                        let kind = if adaptive && !global {
-                            OpKind::Unsupported("adaptive pooling to a size other than 1x1".into())
-                        } else {
-                            OpKind::Pool {
-                                max,
-                                kernel,
-                                stride: pair(&a_ints("strides"), 1),
-                                pads: paddle_pads(&a_ints("paddings")),
-                                ceil: a_bool("ceil_mode"),
-                                exclusive: a("exclusive").and_then(|v| v.as_bool()).unwrap_or(true),
-                                global,
-                                auto_pad: auto_pad(
-                                    a("padding_algorithm")
-                                        .and_then(|v| v.as_str().map(str::to_string)),
-                                ),
-                            }
-                        };
-                        (kind, first(1))
-                    }
+                    Some(kernel) => (paddle_attrs::pool2d(&attrs, kernel), first(1)),
                 }
             }
             "flatten" | "reshape" | "squeeze" => (OpKind::Flatten, first(1)),
@@ -184,6 +164,10 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
             "softmax" => (OpKind::Softmax, first(1)),
             "dropout" | "assign" => (OpKind::PassThrough, first(1)),
             other => (OpKind::Unsupported(foreign_op_reason(other)), ins.clone()),
+        };
+        let kind = match paddle_attrs::unhonoured(ty.trim_end_matches('_'), &attrs) {
+            Some(reason) => OpKind::Unsupported(reason),
+            None => kind,
         };
         ops.push(Op {
             index,
@@ -204,6 +188,24 @@ pub fn parse_pir(bytes: &[u8], path: &str) -> Result<ParsedProgram> {
         ops,
         params,
     })
+}
+
+/// One PIR op's attributes for the checks shared with ProgramDesc.
+struct OpAttrs<'a>(&'a Value);
+
+impl paddle_attrs::PaddleAttrs for OpAttrs<'_> {
+    fn ints(&self, name: &str) -> Vec<i64> {
+        attr(self.0, name).map(|v| ints(&v)).unwrap_or_default()
+    }
+    fn bool(&self, name: &str) -> Option<bool> {
+        attr(self.0, name).and_then(|v| v.as_bool())
+    }
+    fn float(&self, name: &str) -> Option<f64> {
+        attr(self.0, name).and_then(|v| v.as_f64())
+    }
+    fn str(&self, name: &str) -> Option<String> {
+        attr(self.0, name).and_then(|v| v.as_str().map(str::to_string))
+    }
 }
 
 /// `"1.conv2d"` -> `conv2d`; `"p"` stays.

@@ -32,6 +32,8 @@ impl DeployFormat {
 pub enum OpKind {
     /// inputs: x, weight [, bias]
     Conv {
+        /// ONNX's `kernel_shape`, when given (Paddle takes it from the filter).
+        kernel: Option<[i64; 2]>,
         stride: [i64; 2],
         /// top, left, bottom, right
         pads: [i64; 4],
