@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::checked::RequestLimits;
 use crate::arch::{self, ModelSpec};
 use crate::error::{Error, Result};
 use crate::gpu::BackendChoice;
@@ -46,6 +47,13 @@ pub struct ServeArgs {
     /// Largest request body in bytes (413 past it); also gRPC's message limit.
     #[arg(long, default_value_t = 64 << 20)]
     pub max_body: usize,
+    /// Most encoded images (the BYTES input `image`) in one request (400 past it).
+    #[arg(long, default_value_t = 64)]
+    pub max_images: usize,
+    /// Pixels of all of one request's images together, read from their headers before any is
+    /// decoded (400 past it; 64 Mpx decode to 256 MiB of RGBA8).
+    #[arg(long, default_value_t = 1 << 26)]
+    pub max_request_pixels: u64,
     /// Input height and width of the served plans (default: the release's crop, e.g. 224).
     #[arg(long)]
     pub size: Option<usize>,
@@ -84,6 +92,13 @@ pub enum AdapterChoice {
 }
 
 impl ServeArgs {
+    pub fn limits(&self) -> RequestLimits {
+        RequestLimits {
+            max_images: self.max_images,
+            max_pixels: self.max_request_pixels,
+        }
+    }
+
     pub fn adapters(&self) -> Result<AdapterChoice> {
         match self.adapter.as_deref() {
             None => Ok(AdapterChoice::Default),

@@ -6,9 +6,12 @@
 //! shared inference path), `rest` and `grpc` (+ `grpc_messages`) (the transports), `metadata`,
 //! `metrics`. The GPU work runs on dedicated threads; the async runtime only awaits answers.
 
+pub mod checked;
 pub mod config;
 pub mod grpc;
 pub mod grpc_messages;
+pub mod grpc_request;
+pub mod images;
 pub mod infer;
 pub mod loadgen;
 pub mod metadata;
@@ -17,6 +20,7 @@ pub mod models;
 pub mod protocol;
 pub mod queue;
 pub mod rest;
+pub mod rest_request;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -42,6 +46,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         models,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
         max_body: args.max_body,
+        limits: args.limits(),
         accepting: AtomicBool::new(true),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()

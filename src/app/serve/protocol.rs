@@ -7,6 +7,8 @@ use std::fmt;
 
 use half::f16;
 
+use super::checked::{self, byte_size, element_count, shape_text, RequestLimits};
+
 /// A refusal with the HTTP status it maps to (gRPC maps it to a status code).
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -106,6 +108,7 @@ pub enum Payload {
 pub fn decode_inputs(
     inputs: Vec<InferInput>,
     spec: &InputSpec,
+    limits: &RequestLimits,
     allow_non_finite: bool,
 ) -> Result<Payload, ApiError> {
     let mut inputs = inputs;
@@ -121,24 +124,13 @@ pub fn decode_inputs(
     let input = inputs.remove(0);
     match input.name.as_str() {
         TENSOR_INPUT => decode_tensor(input, spec, allow_non_finite).map(Payload::Tensor),
-        IMAGE_INPUT => decode_images(input).map(Payload::Encoded),
+        IMAGE_INPUT => decode_images(input, limits).map(Payload::Encoded),
         other => Err(ApiError::bad(format!(
             "unknown input `{other}`; this model takes `{TENSOR_INPUT}` (FP32/FP16 [N, 3, {}, {}]) \
              or `{IMAGE_INPUT}` (BYTES [N])",
             spec.height, spec.width
         ))),
     }
-}
-
-fn shape_text(shape: &[i64]) -> String {
-    format!(
-        "[{}]",
-        shape
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 fn decode_tensor(
@@ -155,7 +147,8 @@ fn decode_tensor(
             shape_text(shape)
         )));
     }
-    let count = shape.iter().product::<i64>() as usize;
+    // Checked: a wrapped product could match empty data (2^62 * 3 * 64 * 64 == 0 mod 2^64).
+    let count = element_count(name, shape)?;
     let values: Vec<f32> = match (input.datatype.as_str(), input.data) {
         ("FP32", TensorData::Raw(bytes)) => {
             check_bytes(name, bytes.len(), count, 4)?;
@@ -169,8 +162,9 @@ fn decode_tensor(
                 .collect()
         }
         ("FP32" | "FP16", TensorData::Json(value)) => {
-            let mut out = Vec::with_capacity(count);
-            flatten_numbers(&value, name, &mut out)?;
+            // Grown with the data, never reserved from the client's shape.
+            let mut out = Vec::new();
+            flatten_numbers(&value, name, count, &mut out)?;
             out
         }
         ("FP32", TensorData::Fp32(v)) => v,
@@ -206,11 +200,11 @@ fn decode_tensor(
 }
 
 fn check_bytes(name: &str, got: usize, count: usize, size: usize) -> Result<(), ApiError> {
-    if got != count * size {
+    let need = byte_size(name, count, size)?;
+    if got != need {
         return Err(ApiError::bad(format!(
             "input `{name}`: {got} byte(s) of binary data, its shape needs {count} element(s) of \
-             {size} bytes = {}",
-            count * size
+             {size} bytes = {need}"
         )));
     }
     Ok(())
@@ -230,15 +224,22 @@ fn check_finite(name: &str, values: &[f32]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Flatten `value` into `out`, refusing more than `count` elements as soon as they pass it.
 fn flatten_numbers(
     value: &serde_json::Value,
     name: &str,
+    count: usize,
     out: &mut Vec<f32>,
 ) -> Result<(), ApiError> {
+    if out.len() > count {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: more than the {count} element(s) its shape needs"
+        )));
+    }
     match value {
         serde_json::Value::Array(items) => {
             for item in items {
-                flatten_numbers(item, name, out)?;
+                flatten_numbers(item, name, count, out)?;
             }
             Ok(())
         }
@@ -270,7 +271,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-fn decode_images(input: InferInput) -> Result<Vec<Vec<u8>>, ApiError> {
+fn decode_images(input: InferInput, limits: &RequestLimits) -> Result<Vec<Vec<u8>>, ApiError> {
     let name = &input.name;
     if input.datatype != "BYTES" {
         return Err(ApiError::bad(format!(
@@ -290,9 +291,15 @@ fn decode_images(input: InferInput) -> Result<Vec<Vec<u8>>, ApiError> {
             shape_text(shape)
         )));
     }
-    let count = shape[0] as usize;
+    let count = checked::to_usize(&format!("input `{name}`: shape[0]"), shape[0] as u64)?;
+    if count > limits.max_images {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: {count} images in one request, over the limit of {} (--max-images)",
+            limits.max_images
+        )));
+    }
     let items = match input.data {
-        TensorData::Raw(bytes) => split_bytes_elements(&bytes, name)?,
+        TensorData::Raw(bytes) => split_bytes_elements(&bytes, name, count)?,
         TensorData::Bytes(items) => items,
         TensorData::Json(serde_json::Value::Array(items)) => items
             .into_iter()
@@ -325,11 +332,21 @@ fn decode_images(input: InferInput) -> Result<Vec<Vec<u8>>, ApiError> {
     Ok(items)
 }
 
-/// BYTES elements in binary form: each a little-endian u32 length, then that many bytes.
-pub fn split_bytes_elements(bytes: &[u8], name: &str) -> Result<Vec<Vec<u8>>, ApiError> {
+/// BYTES elements in binary form: each a little-endian u32 length, then that many bytes; more
+/// than `max` elements are refused before they are copied.
+pub fn split_bytes_elements(
+    bytes: &[u8],
+    name: &str,
+    max: usize,
+) -> Result<Vec<Vec<u8>>, ApiError> {
     let mut items = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
+        if items.len() == max {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: more than the {max} BYTES element(s) its shape declares"
+            )));
+        }
         if rest.len() < 4 {
             return Err(ApiError::bad(format!(
                 "input `{name}`: BYTES element {} has a truncated length prefix",
@@ -523,6 +540,7 @@ mod tests {
         match decode_inputs(
             tensor("FP32", vec![1, 3, 2, 2], TensorData::Json(json)),
             &spec(),
+            &RequestLimits::default(),
             false,
         ) {
             Ok(Payload::Tensor(v)) => assert_eq!(v[11], 12.0),
@@ -534,12 +552,13 @@ mod tests {
         match decode_inputs(
             tensor("FP16", vec![1, 3, 2, 2], TensorData::Raw(half)),
             &spec(),
+            &RequestLimits::default(),
             false,
         ) {
             Ok(Payload::Tensor(v)) => assert_eq!(v[5], 5.0),
             _ => panic!("expected a tensor"),
         }
-        let err = |inputs| match decode_inputs(inputs, &spec(), false) {
+        let err = |inputs| match decode_inputs(inputs, &spec(), &RequestLimits::default(), false) {
             Err(e) => e.message,
             Ok(_) => panic!("accepted"),
         };
@@ -567,8 +586,9 @@ mod tests {
     fn bytes_elements_round_trip_and_truncation_is_refused() {
         let items = vec![b"abc".to_vec(), vec![], vec![0xff; 5]];
         let joined = join_bytes_elements(&items);
-        assert_eq!(split_bytes_elements(&joined, "image").unwrap(), items);
-        assert!(split_bytes_elements(&joined[..joined.len() - 1], "image").is_err());
+        assert_eq!(split_bytes_elements(&joined, "image", 3).unwrap(), items);
+        assert!(split_bytes_elements(&joined[..joined.len() - 1], "image", 3).is_err());
+        assert!(split_bytes_elements(&joined, "image", 2).is_err());
     }
 
     #[test]
