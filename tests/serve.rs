@@ -53,6 +53,156 @@ fn golden_logits_equal_infer_and_paddle() {
     );
 }
 
+/// The shared deployment example served from each of its three files at once (`NAME=PATH`,
+/// no --model): each model's metadata shows the file's input name and class count, and its
+/// logits on the golden input are `infer`'s on the same file (the same plan: the same bits).
+#[test]
+fn deployment_models_are_opened_as_infer_opens_them() {
+    let files = [
+        ("onnx", "deploy/ResNet18_vd.onnx"),
+        ("pir", "deploy/ResNet18_vd_pir"),
+        ("legacy", "deploy/ResNet18_vd_legacy"),
+    ];
+    let weights: Vec<String> = files
+        .iter()
+        .map(|(name, path)| format!("{name}={}", common::golden(path).display()))
+        .collect();
+    let mut args = vec!["--batch", "2"];
+    for w in &weights {
+        args.extend(["--weights", w.as_str()]);
+    }
+    let server = Server::start(&args);
+    for (name, _) in files {
+        let said = format!(
+            "recognised ResNet18_vd (1000 classes, input x [N,3,224,224]) as model `{name}`"
+        );
+        assert!(
+            server.startup.iter().any(|l| l.contains(&said)),
+            "no `{said}` in {:?}",
+            server.startup
+        );
+    }
+    let input = common::golden("deploy/ResNet18_vd.input.npy");
+    let batch = gpu_resnet::npy::read_npy_f32(&input).unwrap();
+    let paddle = gpu_resnet::npy::read_npy_f32(&common::golden("deploy/ResNet18_vd.logits.npy"))
+        .unwrap()
+        .data;
+    for (name, path) in files {
+        let (status, meta) = get(&server.url(&format!("/v2/models/{name}")));
+        assert_eq!(status, 200, "{meta}");
+        let meta: Value = serde_json::from_str(&meta).unwrap();
+        assert_eq!(meta["inputs"][0]["name"], "x", "{name}");
+        assert_eq!(
+            meta["inputs"][0]["shape"],
+            json!([-1, 3, 224, 224]),
+            "{name}"
+        );
+        assert_eq!(meta["outputs"][0]["shape"], json!([-1, 1000]), "{name}");
+        assert_eq!(meta["parameters"]["architecture"], "ResNet18_vd", "{name}");
+        let served = infer_binary(&server, name, [2, 3, 224, 224], &batch.data);
+
+        let out =
+            std::env::temp_dir().join(format!("serve-deploy-{name}-{}.npy", std::process::id()));
+        let run = Command::new(env!("CARGO_BIN_EXE_gpu-resnet"))
+            .args(["infer", "--weights"])
+            .arg(common::golden(path))
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let infer = gpu_resnet::npy::read_npy_f32(&out).unwrap().data;
+        let _ = std::fs::remove_file(&out);
+        assert_eq!(
+            served, infer,
+            "{name}: served logits differ from `gpu-resnet infer`'s"
+        );
+        let err = common::rel_err(&served, &paddle);
+        assert!(
+            err <= 1e-3,
+            "{name}: served logits vs PaddlePaddle: relative error {err}"
+        );
+    }
+}
+
+/// inference.yml beside a deployment model gives the `image` input its preprocessing (its own
+/// resize, crop, mean and std) and the classification extension its labels.
+#[test]
+fn inference_yml_gives_images_their_preprocessing_and_classes_their_labels() {
+    let dir = std::env::temp_dir().join(format!("serve-yml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["inference.json", "inference.pdiparams"] {
+        std::fs::copy(
+            common::golden(&format!("deploy/ResNet18_vd_pir/{f}")),
+            dir.join(f),
+        )
+        .unwrap();
+    }
+    let labels: String = (0..1000)
+        .map(|i| format!("    - 'yml class {i}'\n"))
+        .collect();
+    let yml = format!(
+        "PreProcess:\n  transform_ops:\n  - ResizeImage:\n      resize_short: 300\n  - CropImage:\n      size: 224\n  - NormalizeImage:\n      mean: [0.5, 0.4, 0.3]\n      std: [0.2, 0.3, 0.25]\n      scale: 0.00392156862745098\n      order: ''\n  - ToCHWImage: null\nPostProcess:\n  Topk:\n    topk: 5\n    label_list:\n{labels}"
+    );
+    std::fs::write(dir.join("inference.yml"), yml).unwrap();
+    let weights = format!("m={}", dir.display());
+    let server = Server::start(&["--weights", &weights, "--batch", "1"]);
+    let (_, meta) = get(&server.url("/v2/models/m"));
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["parameters"]["image_resize_short"], 300, "{meta}");
+    assert_eq!(meta["parameters"]["labels"], "inference.yml", "{meta}");
+
+    let image = image::RgbaImage::from_fn(90, 70, |x, y| {
+        image::Rgba([(x * 2) as u8, (y * 3) as u8, 100, 255])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgba8(image.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let cfg = gpu_resnet::PreprocessConfig {
+        resize_short: 300,
+        crop: 224,
+        mean: [0.5, 0.4, 0.3],
+        std: [0.2, 0.3, 0.25],
+    };
+    let tensor = gpu_resnet::preprocess::preprocess(&image, &cfg).unwrap();
+    let want = infer_binary(&server, "m", [1, 3, 224, 224], &tensor);
+    let mut bytes = (png.len() as u32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&png);
+    let head = json!({
+        "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": bytes.len()}}],
+        "outputs": [{"name": "logits", "parameters": {"binary_data": true}},
+                    {"name": "probabilities", "parameters": {"classification": 2, "binary_data": false}}],
+    })
+    .to_string();
+    let mut body = head.clone().into_bytes();
+    body.extend_from_slice(&bytes);
+    let (status, len, reply) = post(&server.url("/v2/models/m/infer"), &body, Some(head.len()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let len = len.unwrap();
+    let got: Vec<f32> = bytemuck::pod_collect_to_vec(&reply[len..]);
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = got
+        .iter()
+        .zip(&want)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff <= 1e-4 * scale,
+        "image input vs its inference.yml preprocessing: {diff}"
+    );
+    let head: Value = serde_json::from_slice(&reply[..len]).unwrap();
+    let top = head["outputs"][1]["data"][0].as_str().unwrap();
+    let id = top.split(':').nth(1).unwrap();
+    assert!(top.ends_with(&format!(":yml class {id}")), "{top}");
+}
+
 const SMALL: [&str; 8] = [
     "--model",
     "ResNet18",

@@ -13,6 +13,8 @@ pub struct Server {
     pub http: String,
     /// host:port of the gRPC listener.
     pub grpc: String,
+    /// What it printed before `serving:`.
+    pub startup: Vec<String>,
 }
 
 impl Server {
@@ -32,12 +34,14 @@ impl Server {
             .spawn()
             .expect("the gpu-resnet binary starts");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut startup = Vec::new();
         let (http, grpc) = loop {
             let line = lines
                 .next()
                 .expect("the server prints `serving:` before it exits")
                 .expect("stderr is text");
             eprintln!("server: {line}");
+            startup.push(line.clone());
             if let Some(rest) = line.strip_prefix("serving: http ") {
                 let words: Vec<&str> = rest.split_whitespace().collect();
                 break (format!("http://{}", words[0]), words[2].to_string());
@@ -47,7 +51,12 @@ impl Server {
         std::thread::spawn(move || {
             lines.for_each(|l| eprintln!("server: {}", l.unwrap_or_default()))
         });
-        Server { child, http, grpc }
+        Server {
+            child,
+            http,
+            grpc,
+            startup,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -211,7 +211,7 @@ fn model_metadata(m: &super::models::ServedModel) -> ModelMetadataResponse {
     let list = |t: Vec<metadata::TensorMeta>| {
         t.into_iter()
             .map(|t| TensorMetadata {
-                name: t.name.into(),
+                name: t.name,
                 datatype: t.datatype.into(),
                 shape: t.shape,
             })

@@ -88,9 +88,9 @@ async fn infer_inner(
         )));
     }
     protocol::check_outputs(&call.outputs)?;
-    let spec = model.input;
+    let spec = &model.input;
     let limits = state.limits;
-    let payload = protocol::decode_inputs(call.inputs, &spec, &limits, allow_non_finite)?;
+    let payload = protocol::decode_inputs(call.inputs, spec, &limits, allow_non_finite)?;
     let rows = match payload {
         Payload::Tensor(v) => Rows::Tensor(v),
         Payload::Encoded(files) => {
@@ -131,6 +131,12 @@ async fn infer_inner(
     ModelMetrics::add(&model.metrics.queue_duration_us, answer.queue_us);
     Ok(InferResult {
         id: call.id,
-        outputs: protocol::encode_outputs(&call.outputs, answer.logits, count, spec.classes),
+        outputs: protocol::encode_outputs(
+            &call.outputs,
+            answer.logits,
+            count,
+            spec.classes,
+            model.labels.as_deref().map(Vec::as_slice),
+        ),
     })
 }

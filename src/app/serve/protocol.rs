@@ -81,15 +81,17 @@ pub struct InferCall {
     pub outputs: Vec<RequestedOutput>,
 }
 
-/// The names the served models use for their tensors.
+/// The names the served models use for their tensors (the tensor input's is the model file's,
+/// `x` for checkpoints and synthetic weights).
 pub const TENSOR_INPUT: &str = "x";
 pub const IMAGE_INPUT: &str = "image";
 pub const LOGITS_OUTPUT: &str = "logits";
 pub const PROBABILITIES_OUTPUT: &str = "probabilities";
 
-/// What a model needs to check a request: its input size and class count.
-#[derive(Debug, Clone, Copy)]
+/// What a model needs to check a request: its tensor input's name, input size and class count.
+#[derive(Debug, Clone)]
 pub struct InputSpec {
+    pub tensor_name: String,
     pub height: usize,
     pub width: usize,
     pub classes: usize,
@@ -114,8 +116,9 @@ pub fn decode_inputs(
     let mut inputs = inputs;
     if inputs.len() != 1 {
         return Err(ApiError::bad(format!(
-            "expected exactly one input (`{TENSOR_INPUT}`: FP32/FP16 [N, 3, {}, {}], or \
+            "expected exactly one input (`{}`: FP32/FP16 [N, 3, {}, {}], or \
              `{IMAGE_INPUT}`: BYTES [N] of encoded image files), got {}",
+            spec.tensor_name,
             spec.height,
             spec.width,
             inputs.len()
@@ -123,12 +126,14 @@ pub fn decode_inputs(
     }
     let input = inputs.remove(0);
     match input.name.as_str() {
-        TENSOR_INPUT => decode_tensor(input, spec, allow_non_finite).map(Payload::Tensor),
+        name if name == spec.tensor_name => {
+            decode_tensor(input, spec, allow_non_finite).map(Payload::Tensor)
+        }
         IMAGE_INPUT => decode_images(input, limits).map(Payload::Encoded),
         other => Err(ApiError::bad(format!(
-            "unknown input `{other}`; this model takes `{TENSOR_INPUT}` (FP32/FP16 [N, 3, {}, {}]) \
+            "unknown input `{other}`; this model takes `{}` (FP32/FP16 [N, 3, {}, {}]) \
              or `{IMAGE_INPUT}` (BYTES [N])",
-            spec.height, spec.width
+            spec.tensor_name, spec.height, spec.width
         ))),
     }
 }
@@ -445,12 +450,14 @@ pub fn check_outputs(outputs: &[RequestedOutput]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The outputs asked for (all of them when none was named), from `rows` rows of logits.
+/// The outputs asked for (all of them when none was named), from `rows` rows of logits;
+/// `labels`: the model's class names (inference.yml), else ImageNet's or `class_N`.
 pub fn encode_outputs(
     requested: &[RequestedOutput],
     logits: Vec<f32>,
     rows: usize,
     classes: usize,
+    labels: Option<&[String]>,
 ) -> Vec<OutputTensor> {
     let all;
     let requested = if requested.is_empty() {
@@ -487,7 +494,10 @@ pub fn encode_outputs(
                                     "{}:{}:{}",
                                     p.score,
                                     p.class_id,
-                                    crate::labels::label(p.class_id, classes)
+                                    match labels {
+                                        Some(l) => l[p.class_id].clone(),
+                                        None => crate::labels::label(p.class_id, classes),
+                                    }
                                 )
                                 .into_bytes()
                             })
@@ -519,6 +529,7 @@ mod tests {
 
     fn spec() -> InputSpec {
         InputSpec {
+            tensor_name: TENSOR_INPUT.into(),
             height: 2,
             width: 2,
             classes: 3,
@@ -602,6 +613,7 @@ mod tests {
             vec![0.5, 2.0, 1.0, 3.0, 0.0, 1.0],
             2,
             3,
+            None,
         );
         match &out[0].data {
             OutputData::Bytes(items) => {
