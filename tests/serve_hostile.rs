@@ -448,3 +448,123 @@ fn hostile_sizes_over_grpc_are_invalid_argument_naming_the_field() {
         rest
     );
 }
+
+/// The fuzz seeds of `serve_rest` and `serve_grpc` (fuzz/serve): rewritten with
+/// `GPU_RESNET_WRITE_FUZZ_SEEDS=1`; otherwise checked to be requests the decoding accepts.
+#[test]
+fn fuzz_seeds() {
+    use gpu_resnet::app::serve::grpc_request::{check_wire, infer_call};
+    use gpu_resnet::app::serve::rest_request::parse_request;
+    let row: Vec<f32> = (0..12).map(|i| i as f32 / 4.0).collect();
+    let raw: Vec<u8> = bytemuck::cast_slice(&row).to_vec();
+    let half: Vec<u8> = row
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_bits().to_le_bytes())
+        .collect();
+    let image = png(2, 2);
+    let with_header = |head: Value, tail: &[u8]| {
+        let (body, n) = framed(&head, tail);
+        let mut out = format!("#{n}\n").into_bytes();
+        out.extend_from_slice(&body);
+        out
+    };
+    let rest: Vec<(&str, Vec<u8>)> = vec![
+        ("json_tensor", json!({"id": "a", "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 2, 2], "data": row}]}).to_string().into_bytes()),
+        ("binary_tensor", with_header(json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 2, 2], "parameters": {"binary_data_size": 48}}],
+                                              "outputs": [{"name": "logits", "parameters": {"binary_data": true}}]}), &raw)),
+        ("binary_fp16", with_header(json!({"inputs": [{"name": "x", "datatype": "FP16", "shape": [1, 3, 2, 2], "parameters": {"binary_data_size": 24}}],
+                                            "parameters": {"binary_data_output": true, "allow_non_finite": true}}), &half)),
+        ("json_image", json!({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["not an image"]}]}).to_string().into_bytes()),
+        ("binary_image", with_header(json!({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1, 1], "parameters": {"binary_data_size": image.len() + 4}}]}),
+                                      &bytes_elements(std::slice::from_ref(&image)))),
+        ("classification", json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 2, 2], "data": [[[1, 2], [3, 4]], [[5, 6], [7, 8]], [[9, 10], [11, "NaN"]]]}],
+                                  "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}]}).to_string().into_bytes()),
+    ];
+    let classify = InferRequestedOutputTensor {
+        name: "probabilities".into(),
+        parameters: [(
+            "classification".to_string(),
+            InferParameter {
+                parameter_choice: Some(ParameterChoice::Int64Param(2)),
+            },
+        )]
+        .into(),
+    };
+    let grpc: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "raw_tensor",
+            grpc_request(
+                vec![tensor("x", "FP32", vec![1, 3, 2, 2], None)],
+                vec![raw.clone()],
+            )
+            .encode_to_vec(),
+        ),
+        (
+            "raw_fp16",
+            grpc_request(
+                vec![tensor("x", "FP16", vec![1, 3, 2, 2], None)],
+                vec![half],
+            )
+            .encode_to_vec(),
+        ),
+        ("fp32_contents", {
+            let mut r = grpc_request(
+                vec![tensor("x", "FP32", vec![1, 3, 2, 2], fp32(row.clone()))],
+                vec![],
+            );
+            r.outputs = vec![classify.clone()];
+            r.parameters = [(
+                "allow_non_finite".to_string(),
+                InferParameter {
+                    parameter_choice: Some(ParameterChoice::BoolParam(true)),
+                },
+            )]
+            .into();
+            r.encode_to_vec()
+        }),
+        (
+            "bytes_contents",
+            grpc_request(
+                vec![tensor(
+                    "image",
+                    "BYTES",
+                    vec![1],
+                    Some(InferTensorContents {
+                        bytes_contents: vec![image.clone()],
+                        ..Default::default()
+                    }),
+                )],
+                vec![],
+            )
+            .encode_to_vec(),
+        ),
+    ];
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus");
+    for (target, seeds) in [("serve_rest", &rest), ("serve_grpc", &grpc)] {
+        let dir = std::path::Path::new(root).join(target);
+        for (name, bytes) in seeds {
+            let path = dir.join(name);
+            if std::env::var_os("GPU_RESNET_WRITE_FUZZ_SEEDS").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, bytes).unwrap();
+            }
+            let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(&stored, bytes, "{}: rewrite the seeds", path.display());
+        }
+    }
+    for (name, bytes) in &rest {
+        let (header, body) = match bytes.strip_prefix(b"#") {
+            Some(r) => {
+                let i = r.iter().position(|&b| b == b'\n').unwrap();
+                (Some(&r[..i]), &r[i + 1..])
+            }
+            None => (None, &bytes[..]),
+        };
+        parse_request(header, body).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    for (name, bytes) in &grpc {
+        check_wire(bytes).unwrap();
+        infer_call(ModelInferRequest::decode(bytes.as_slice()).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
