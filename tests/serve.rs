@@ -411,29 +411,34 @@ fn protocol_surface_images_classification_and_every_bad_request() {
 
 #[test]
 fn sigterm_finishes_requests_in_flight() {
-    // A long batching delay keeps the requests queued until the signal arrives.
-    let mut args = SMALL.to_vec();
-    args.extend(["--max-queue-delay-us", "30000000"]);
-    let mut server = Server::start(&args);
+    // One-row plans large enough to take a while each: six clients, most of them queued
+    // behind the one running when the signal arrives.
+    let mut server = Server::start(&["--model", "ResNet18", "--size", "160", "--batch", "1"]);
     let url = server.url("/v2/models/ResNet18/infer");
-    let clients: Vec<_> = (0..3u64)
+    let row = 3 * 160 * 160;
+    let clients: Vec<_> = (0..6u64)
         .map(|i| {
             let url = url.clone();
             std::thread::spawn(move || {
-                let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 32, 32], "data": values(i, ROW)}]});
+                let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 160, 160], "data": values(i, row)}]});
                 post(&url, body.to_string().as_bytes(), None).0
             })
         })
         .collect();
-    // Wait until all three are queued (the gauge), then signal.
-    loop {
-        let (_, metrics) = get(&server.url("/metrics"));
-        if metrics
-            .contains("nv_inference_pending_request_count{model=\"ResNet18\",version=\"1\"} 3")
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    // Wait until at least two are queued (the gauge), then signal.
+    let queued = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    "nv_inference_pending_request_count{model=\"ResNet18\",version=\"1\"} ",
+                )
+            })
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    while queued(&get(&server.url("/metrics")).1) < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])

@@ -69,6 +69,7 @@ pub fn model(model: &ServedModel) -> Value {
             "labels": if model.labels.is_some() { "inference.yml" } else { "built-in" },
             "batch_sizes": model.batches,
             "max_batch_size": model.largest_batch(),
+            "max_queue": model.queue.max_requests(),
             "precision": model.precision,
             "image_resize_short": model.preprocess.resize_short,
             "image_crop": model.preprocess.crop,

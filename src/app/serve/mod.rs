@@ -17,10 +17,12 @@ pub mod loadgen;
 pub mod metadata;
 pub mod metrics;
 pub mod models;
+pub mod policy;
 pub mod protocol;
 pub mod queue;
 pub mod rest;
 pub mod rest_request;
+pub mod soak;
 pub mod worker;
 
 use std::net::SocketAddr;

@@ -190,13 +190,17 @@ pub fn start(args: &ServeArgs) -> Result<Started> {
                 .max_image_bytes
                 .fetch_min(info.max_image_bytes, Ordering::Relaxed);
             eprintln!(
-                "model {} ({}, {}x{}, batches {:?}) warm on {}{}",
+                "model {} ({}, {}x{}) warm on {}: ms per run by batch {}{}",
                 name,
                 spec.name,
                 size,
                 size,
-                batches,
                 info.device,
+                info.plan_ms
+                    .iter()
+                    .map(|(b, ms)| format!("{b}: {ms:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if info.gpu_timer {
                     ""
                 } else {
