@@ -151,6 +151,8 @@ impl Target {
             }
             503 if documented("queue is full") => {
                 tally.queue_full.fetch_add(1, Ordering::Relaxed);
+                // Back off as Retry-After asks (shortened: the soak wants load, not idle time).
+                std::thread::sleep(Duration::from_millis(100));
             }
             504 if documented("--timeout-ms") => {
                 tally.timed_out.fetch_add(1, Ordering::Relaxed);
