@@ -37,10 +37,13 @@ pub struct ServeArgs {
     /// gRPC port (0: any free port).
     #[arg(long, default_value_t = 8001)]
     pub grpc_port: u16,
-    /// Batch sizes to compile plans for; a batch is padded up to the next one.
-    #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
+    /// Batch sizes to compile plans for. The worker runs the queued rows in the cheapest
+    /// combination of them by measured cost (splitting, or padding up to a larger one); more
+    /// sizes mean less padding, at one activation arena (printed at warm-up) each.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     pub batch: Vec<usize>,
-    /// Longest time the oldest queued request waits for a fuller batch.
+    /// Most extra wait, in µs, the oldest queued row may see while a free worker waits for rows
+    /// on their way (counted from when the worker became free or the row arrived).
     #[arg(long, default_value_t = 2000)]
     pub max_queue_delay_us: u64,
     /// Requests queued per model before new ones get 503 with Retry-After.

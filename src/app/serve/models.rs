@@ -190,15 +190,18 @@ pub fn start(args: &ServeArgs) -> Result<Started> {
                 .max_image_bytes
                 .fetch_min(info.max_image_bytes, Ordering::Relaxed);
             eprintln!(
-                "model {} ({}, {}x{}) warm on {}: ms per run by batch {}{}",
+                "model {} ({}, {}x{}) warm on {}: batch: ms per run, MB of activations: {}{}",
                 name,
                 spec.name,
                 size,
                 size,
                 info.device,
-                info.plan_ms
+                info.plans
                     .iter()
-                    .map(|(b, ms)| format!("{b}: {ms:.1}"))
+                    .map(|(b, ms, bytes)| format!(
+                        "{b}: {ms:.1} ms {:.1} MB",
+                        *bytes as f64 / 1048576.0
+                    ))
                     .collect::<Vec<_>>()
                     .join(", "),
                 if info.gpu_timer {
