@@ -17,6 +17,7 @@ pub mod loadgen;
 pub mod metadata;
 pub mod metrics;
 pub mod models;
+pub mod outputs;
 pub mod policy;
 pub mod protocol;
 pub mod queue;
