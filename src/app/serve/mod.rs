@@ -1,10 +1,13 @@
 //! `gpu-resnet serve`: the Open Inference Protocol (KServe v2 / Triton) over HTTP/REST and gRPC,
 //! with dynamic batching over the engine's static plans (cargo feature `serve`).
 //!
-//! Layout: `config` (arguments), `models` (loading, GPU workers), `queue` (dynamic batching),
-//! `worker` (a device's plans), `protocol` (transport-neutral request/response), `infer` (the
+//! Layout: `config` (arguments), `models` (opening through `open::load_weights`, GPU workers),
+//! `queue` (dynamic batching) and `policy` (its decisions on measured plan costs), `worker` (a
+//! device's plans), `protocol` / `outputs` (transport-neutral request and response),
+//! `checked` (client-supplied sizes), `rest_request` / `grpc_request` (each transport's pure
+//! decoding, fuzzed), `images` (the image input's pixel budget and decoding), `infer` (the
 //! shared inference path), `rest` and `grpc` (+ `grpc_messages`) (the transports), `metadata`,
-//! `metrics`. The GPU work runs on dedicated threads; the async runtime only awaits answers.
+//! `metrics`; `loadgen` and `soak` are the load generator. The GPU work runs on dedicated threads; the async runtime only awaits answers.
 
 pub mod checked;
 pub mod config;
