@@ -7,7 +7,8 @@
 //! `checked` (client-supplied sizes), `rest_request` / `grpc_request` (each transport's pure
 //! decoding, fuzzed), `images` (the image input's pixel budget and decoding), `infer` (the
 //! shared inference path), `rest` and `grpc` (+ `grpc_messages`) (the transports), `metadata`,
-//! `metrics`; `loadgen` and `soak` are the load generator. The GPU work runs on dedicated threads; the async runtime only awaits answers.
+//! `metrics`; `loadgen` and `soak` are the load generator. The GPU work runs on dedicated
+//! threads; the async runtime only awaits answers.
 
 pub mod checked;
 pub mod config;
