@@ -3,158 +3,13 @@
 //! point. The Python tests (scripts/test-tritonclient.sh) call it with the real tritonclient.
 
 mod common;
+mod serve_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    http: String,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gpu-resnet"))
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--grpc-port",
-                "0",
-            ])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the gpu-resnet binary starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let http = loop {
-            let line = lines
-                .next()
-                .expect("the server prints `serving:` before it exits")
-                .expect("stderr is text");
-            eprintln!("server: {line}");
-            if let Some(rest) = line.strip_prefix("serving: http ") {
-                break format!("http://{}", rest.split_whitespace().next().unwrap());
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            lines.for_each(|l| eprintln!("server: {}", l.unwrap_or_default()))
-        });
-        Server { child, http }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.http)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// (status, body) of a GET.
-fn get(url: &str) -> (u16, String) {
-    let mut r = agent().get(url).call().expect("the server answers");
-    let status = r.status().as_u16();
-    (status, r.body_mut().read_to_string().unwrap_or_default())
-}
-
-/// (status, headers' Inference-Header-Content-Length, body) of a POST.
-fn post(url: &str, body: &[u8], header_len: Option<usize>) -> (u16, Option<usize>, Vec<u8>) {
-    let mut req = agent().post(url);
-    if let Some(n) = header_len {
-        req = req.header("Inference-Header-Content-Length", n.to_string());
-    }
-    let mut r = req.send(body).expect("the server answers");
-    let status = r.status().as_u16();
-    let len = r
-        .headers()
-        .get("inference-header-content-length")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let body = r
-        .body_mut()
-        .with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .unwrap_or_default();
-    (status, len, body)
-}
-
-/// Infer `rows` NCHW rows through the binary extension both ways; the logits `[rows][classes]`.
-fn infer_binary(server: &Server, model: &str, shape: [usize; 4], values: &[f32]) -> Vec<f32> {
-    let bytes: &[u8] = bytemuck::cast_slice(values);
-    let head = json!({
-        "inputs": [{"name": "x", "datatype": "FP32", "shape": shape,
-                    "parameters": {"binary_data_size": bytes.len()}}],
-        "outputs": [{"name": "logits", "parameters": {"binary_data": true}}],
-    })
-    .to_string();
-    let mut body = head.clone().into_bytes();
-    body.extend_from_slice(bytes);
-    let url = server.url(&format!("/v2/models/{model}/infer"));
-    let (status, len, reply) = post(&url, &body, Some(head.len()));
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
-    let len = len.expect("a binary reply has Inference-Header-Content-Length");
-    let head: Value = serde_json::from_slice(&reply[..len]).unwrap();
-    let out = &head["outputs"][0];
-    assert_eq!(out["name"], "logits");
-    assert_eq!(out["datatype"], "FP32");
-    let size = out["parameters"]["binary_data_size"].as_u64().unwrap() as usize;
-    assert_eq!(size, reply.len() - len);
-    bytemuck::pod_collect_to_vec(&reply[len..])
-}
-
-/// Send `request` as is and read the reply until the server closes or goes quiet.
-fn raw_request(http: &str, request: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(http.trim_start_matches("http://")).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        reply.extend_from_slice(&buf[..n]);
-        if String::from_utf8_lossy(&reply).contains("}") {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&reply).into_owned()
-}
-
-/// Deterministic pseudo-random values in [-2, 2).
-fn values(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-        })
-        .collect()
-}
+use serve_support::{get, infer_binary, post, raw_request, values, Server};
 
 #[test]
 fn golden_logits_equal_infer_and_paddle() {
@@ -196,6 +51,156 @@ fn golden_logits_equal_infer_and_paddle() {
         err <= 1e-3,
         "served logits vs PaddlePaddle: relative error {err}"
     );
+}
+
+/// The shared deployment example served from each of its three files at once (`NAME=PATH`,
+/// no --model): each model's metadata shows the file's input name and class count, and its
+/// logits on the golden input are `infer`'s on the same file (the same plan: the same bits).
+#[test]
+fn deployment_models_are_opened_as_infer_opens_them() {
+    let files = [
+        ("onnx", "deploy/ResNet18_vd.onnx"),
+        ("pir", "deploy/ResNet18_vd_pir"),
+        ("legacy", "deploy/ResNet18_vd_legacy"),
+    ];
+    let weights: Vec<String> = files
+        .iter()
+        .map(|(name, path)| format!("{name}={}", common::golden(path).display()))
+        .collect();
+    let mut args = vec!["--batch", "2"];
+    for w in &weights {
+        args.extend(["--weights", w.as_str()]);
+    }
+    let server = Server::start(&args);
+    for (name, _) in files {
+        let said = format!(
+            "recognised ResNet18_vd (1000 classes, input x [N,3,224,224]) as model `{name}`"
+        );
+        assert!(
+            server.startup.iter().any(|l| l.contains(&said)),
+            "no `{said}` in {:?}",
+            server.startup
+        );
+    }
+    let input = common::golden("deploy/ResNet18_vd.input.npy");
+    let batch = gpu_resnet::npy::read_npy_f32(&input).unwrap();
+    let paddle = gpu_resnet::npy::read_npy_f32(&common::golden("deploy/ResNet18_vd.logits.npy"))
+        .unwrap()
+        .data;
+    for (name, path) in files {
+        let (status, meta) = get(&server.url(&format!("/v2/models/{name}")));
+        assert_eq!(status, 200, "{meta}");
+        let meta: Value = serde_json::from_str(&meta).unwrap();
+        assert_eq!(meta["inputs"][0]["name"], "x", "{name}");
+        assert_eq!(
+            meta["inputs"][0]["shape"],
+            json!([-1, 3, 224, 224]),
+            "{name}"
+        );
+        assert_eq!(meta["outputs"][0]["shape"], json!([-1, 1000]), "{name}");
+        assert_eq!(meta["parameters"]["architecture"], "ResNet18_vd", "{name}");
+        let served = infer_binary(&server, name, [2, 3, 224, 224], &batch.data);
+
+        let out =
+            std::env::temp_dir().join(format!("serve-deploy-{name}-{}.npy", std::process::id()));
+        let run = Command::new(env!("CARGO_BIN_EXE_gpu-resnet"))
+            .args(["infer", "--weights"])
+            .arg(common::golden(path))
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let infer = gpu_resnet::npy::read_npy_f32(&out).unwrap().data;
+        let _ = std::fs::remove_file(&out);
+        assert_eq!(
+            served, infer,
+            "{name}: served logits differ from `gpu-resnet infer`'s"
+        );
+        let err = common::rel_err(&served, &paddle);
+        assert!(
+            err <= 1e-3,
+            "{name}: served logits vs PaddlePaddle: relative error {err}"
+        );
+    }
+}
+
+/// inference.yml beside a deployment model gives the `image` input its preprocessing (its own
+/// resize, crop, mean and std) and the classification extension its labels.
+#[test]
+fn inference_yml_gives_images_their_preprocessing_and_classes_their_labels() {
+    let dir = std::env::temp_dir().join(format!("serve-yml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["inference.json", "inference.pdiparams"] {
+        std::fs::copy(
+            common::golden(&format!("deploy/ResNet18_vd_pir/{f}")),
+            dir.join(f),
+        )
+        .unwrap();
+    }
+    let labels: String = (0..1000)
+        .map(|i| format!("    - 'yml class {i}'\n"))
+        .collect();
+    let yml = format!(
+        "PreProcess:\n  transform_ops:\n  - ResizeImage:\n      resize_short: 300\n  - CropImage:\n      size: 224\n  - NormalizeImage:\n      mean: [0.5, 0.4, 0.3]\n      std: [0.2, 0.3, 0.25]\n      scale: 0.00392156862745098\n      order: ''\n  - ToCHWImage: null\nPostProcess:\n  Topk:\n    topk: 5\n    label_list:\n{labels}"
+    );
+    std::fs::write(dir.join("inference.yml"), yml).unwrap();
+    let weights = format!("m={}", dir.display());
+    let server = Server::start(&["--weights", &weights, "--batch", "1"]);
+    let (_, meta) = get(&server.url("/v2/models/m"));
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["parameters"]["image_resize_short"], 300, "{meta}");
+    assert_eq!(meta["parameters"]["labels"], "inference.yml", "{meta}");
+
+    let image = image::RgbaImage::from_fn(90, 70, |x, y| {
+        image::Rgba([(x * 2) as u8, (y * 3) as u8, 100, 255])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgba8(image.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let cfg = gpu_resnet::PreprocessConfig {
+        resize_short: 300,
+        crop: 224,
+        mean: [0.5, 0.4, 0.3],
+        std: [0.2, 0.3, 0.25],
+    };
+    let tensor = gpu_resnet::preprocess::preprocess(&image, &cfg).unwrap();
+    let want = infer_binary(&server, "m", [1, 3, 224, 224], &tensor);
+    let mut bytes = (png.len() as u32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&png);
+    let head = json!({
+        "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": bytes.len()}}],
+        "outputs": [{"name": "logits", "parameters": {"binary_data": true}},
+                    {"name": "probabilities", "parameters": {"classification": 2, "binary_data": false}}],
+    })
+    .to_string();
+    let mut body = head.clone().into_bytes();
+    body.extend_from_slice(&bytes);
+    let (status, len, reply) = post(&server.url("/v2/models/m/infer"), &body, Some(head.len()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let len = len.unwrap();
+    let got: Vec<f32> = bytemuck::pod_collect_to_vec(&reply[len..]);
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = got
+        .iter()
+        .zip(&want)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff <= 1e-4 * scale,
+        "image input vs its inference.yml preprocessing: {diff}"
+    );
+    let head: Value = serde_json::from_slice(&reply[..len]).unwrap();
+    let top = head["outputs"][1]["data"][0].as_str().unwrap();
+    let id = top.split(':').nth(1).unwrap();
+    assert!(top.ends_with(&format!(":yml class {id}")), "{top}");
 }
 
 const SMALL: [&str; 8] = [
@@ -406,29 +411,34 @@ fn protocol_surface_images_classification_and_every_bad_request() {
 
 #[test]
 fn sigterm_finishes_requests_in_flight() {
-    // A long batching delay keeps the requests queued until the signal arrives.
-    let mut args = SMALL.to_vec();
-    args.extend(["--max-queue-delay-us", "30000000"]);
-    let mut server = Server::start(&args);
+    // One-row plans large enough to take a while each: six clients, most of them queued
+    // behind the one running when the signal arrives.
+    let mut server = Server::start(&["--model", "ResNet18", "--size", "160", "--batch", "1"]);
     let url = server.url("/v2/models/ResNet18/infer");
-    let clients: Vec<_> = (0..3u64)
+    let row = 3 * 160 * 160;
+    let clients: Vec<_> = (0..6u64)
         .map(|i| {
             let url = url.clone();
             std::thread::spawn(move || {
-                let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 32, 32], "data": values(i, ROW)}]});
+                let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3, 160, 160], "data": values(i, row)}]});
                 post(&url, body.to_string().as_bytes(), None).0
             })
         })
         .collect();
-    // Wait until all three are queued (the gauge), then signal.
-    loop {
-        let (_, metrics) = get(&server.url("/metrics"));
-        if metrics
-            .contains("nv_inference_pending_request_count{model=\"ResNet18\",version=\"1\"} 3")
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    // Wait until at least two are queued (the gauge), then signal.
+    let queued = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    "nv_inference_pending_request_count{model=\"ResNet18\",version=\"1\"} ",
+                )
+            })
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    while queued(&get(&server.url("/metrics")).1) < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])

@@ -59,10 +59,12 @@ pub enum Command {
     /// parameters, ignored tensors.
     Inspect(crate::app::inspect::InspectArgs),
     /// Serve models over the Open Inference Protocol (KServe v2 / Triton): HTTP/REST and gRPC,
-    /// dynamic batching, Prometheus metrics.
+    /// cost-aware dynamic batching, Prometheus metrics. Opens every model `infer` opens
+    /// (inference-model directories, ONNX, checkpoints), several at once.
     #[cfg(feature = "serve")]
     Serve(crate::app::serve::ServeArgs),
-    /// Drive a running server with concurrent clients: images/s and latency percentiles.
+    /// Drive a running server with concurrent clients: images/s and latency percentiles; or a
+    /// load soak (--soak MINUTES).
     #[cfg(feature = "serve")]
     Loadgen(crate::app::serve::loadgen::LoadgenArgs),
 }

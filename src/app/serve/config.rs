@@ -1,23 +1,29 @@
 //! `gpu-resnet serve`'s arguments, and what they say about each served model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::arch::{self, ModelSpec};
+use super::checked::RequestLimits;
 use crate::error::{Error, Result};
 use crate::gpu::BackendChoice;
 use crate::model::{F16Mode, Precision};
+use crate::open::WeightsSource;
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// `[NAME=]PATH`: a .pdparams/.safetensors file (or a registered name fetched into the
-    /// cache) to serve, repeatable. NAME is the model's name in URLs (default: the
-    /// release/architecture name). The architecture comes from --model, else from NAME, else
-    /// from the file name. Omitted: one model of --model with synthetic weights.
+    /// `[NAME=]PATH`, repeatable: a model to serve, opened as `infer` opens it: a Paddle
+    /// inference model (its directory, PIR or ProgramDesc, or its inference.json /
+    /// inference.pdmodel), an ONNX file, a .pdparams/.safetensors checkpoint, or a registered
+    /// name fetched into the cache. The architecture, class count, input name and size are
+    /// recognised from the file (printed as "recognised ..."); an inference.yml beside it gives
+    /// the `image` input its preprocessing and the classification extension its labels. NAME is
+    /// the model's name in URLs (default: the recognised release name). Omitted: one model of
+    /// --model with synthetic weights.
     #[arg(long, value_name = "[NAME=]PATH")]
     pub weights: Vec<String>,
-    /// Architecture / release of the weights (see `gpu-resnet models`).
+    /// A model name (see `gpu-resnet models`): needed for synthetic weights; with --weights,
+    /// optional, and the file must agree with it.
     #[arg(long)]
     pub model: Option<String>,
     /// The served name when there is one model (default: the release/architecture name).
@@ -31,10 +37,13 @@ pub struct ServeArgs {
     /// gRPC port (0: any free port).
     #[arg(long, default_value_t = 8001)]
     pub grpc_port: u16,
-    /// Batch sizes to compile plans for; a batch is padded up to the next one.
-    #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
+    /// Batch sizes to compile plans for. The worker runs the queued rows in the cheapest
+    /// combination of them by measured cost (splitting, or padding up to a larger one); more
+    /// sizes mean less padding, at one activation arena (printed at warm-up) each.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     pub batch: Vec<usize>,
-    /// Longest time the oldest queued request waits for a fuller batch.
+    /// Most extra wait, in µs, the oldest queued row may see while a free worker waits for rows
+    /// on their way (counted from when the worker became free or the row arrived).
     #[arg(long, default_value_t = 2000)]
     pub max_queue_delay_us: u64,
     /// Requests queued per model before new ones get 503 with Retry-After.
@@ -46,7 +55,15 @@ pub struct ServeArgs {
     /// Largest request body in bytes (413 past it); also gRPC's message limit.
     #[arg(long, default_value_t = 64 << 20)]
     pub max_body: usize,
-    /// Input height and width of the served plans (default: the release's crop, e.g. 224).
+    /// Most encoded images (the BYTES input `image`) in one request (400 past it).
+    #[arg(long, default_value_t = 64)]
+    pub max_images: usize,
+    /// Pixels of all of one request's images together, read from their headers before any is
+    /// decoded (400 past it; 64 Mpx decode to 256 MiB of RGBA8).
+    #[arg(long, default_value_t = 1 << 26)]
+    pub max_request_pixels: u64,
+    /// Input height and width of the served plans (default: the size the model file declares,
+    /// else the release's crop, e.g. 224).
     #[arg(long)]
     pub size: Option<usize>,
     #[arg(long, value_enum, default_value_t = Precision::F32)]
@@ -66,13 +83,12 @@ pub struct ServeArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// One model to serve.
+/// One model to serve, before its weights are read.
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
-    pub name: String,
-    pub spec: ModelSpec,
-    /// None: synthetic weights.
-    pub weights: Option<PathBuf>,
+    /// The name given (NAME=, or --name for a single model); None: the recognised release's.
+    pub name: Option<String>,
+    pub source: WeightsSource,
 }
 
 /// Which adapters get a worker.
@@ -84,6 +100,13 @@ pub enum AdapterChoice {
 }
 
 impl ServeArgs {
+    pub fn limits(&self) -> RequestLimits {
+        RequestLimits {
+            max_images: self.max_images,
+            max_pixels: self.max_request_pixels,
+        }
+    }
+
     pub fn adapters(&self) -> Result<AdapterChoice> {
         match self.adapter.as_deref() {
             None => Ok(AdapterChoice::Default),
@@ -107,69 +130,62 @@ impl ServeArgs {
         Ok(b)
     }
 
-    /// The models to serve, with their names checked to be distinct.
+    /// The models to serve, in the order given (their weights not read yet).
     pub fn entries(&self) -> Result<Vec<ModelEntry>> {
-        let mut entries = Vec::new();
         if self.weights.is_empty() {
-            let model = self.model.as_deref().ok_or_else(|| {
-                Error::Input(
+            if self.model.is_none() {
+                return Err(Error::Input(
                     "serve needs --weights [NAME=]PATH, or --model NAME for synthetic weights"
                         .into(),
-                )
-            })?;
-            let spec = arch::resolve(model)?;
-            entries.push(ModelEntry {
-                name: self.name.clone().unwrap_or_else(|| spec.name.clone()),
-                spec,
-                weights: None,
-            });
+                ));
+            }
+            return Ok(vec![ModelEntry {
+                name: self.name.clone(),
+                source: WeightsSource::Synthetic {
+                    classes: self.classes,
+                    seed: 0,
+                },
+            }]);
         }
-        for w in &self.weights {
-            let (name, path) = match w.split_once('=') {
-                Some((n, p)) if !n.is_empty() => (Some(n.to_string()), PathBuf::from(p)),
-                _ => (None, PathBuf::from(w)),
-            };
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let spec = match (&self.model, &name) {
-                (Some(m), _) => arch::resolve(m)?,
-                (None, Some(n)) => arch::resolve(n).or_else(|_| arch::resolve(&stem))?,
-                (None, None) => arch::resolve(&stem).map_err(|_| {
-                    Error::Input(format!(
-                        "--weights {w}: cannot tell the architecture from the file name; add \
-                         --model (see `gpu-resnet models`)"
-                    ))
-                })?,
-            };
-            let name = name
-                .or_else(|| {
+        self.weights
+            .iter()
+            .map(|w| {
+                let (name, path) = match w.split_once('=') {
+                    Some((n, p)) if !n.is_empty() && !Path::new(w).exists() => {
+                        (Some(n.to_string()), PathBuf::from(p))
+                    }
+                    _ => (None, PathBuf::from(w)),
+                };
+                let name = name.or_else(|| {
                     (self.weights.len() == 1)
                         .then(|| self.name.clone())
                         .flatten()
+                });
+                let path = crate::app::fetch::resolve_weights(&path, self.cache_dir.as_deref())?;
+                Ok(ModelEntry {
+                    name,
+                    source: WeightsSource::Path(path),
                 })
-                .unwrap_or_else(|| spec.name.clone());
-            entries.push(ModelEntry {
-                name,
-                spec,
-                weights: Some(path),
-            });
-        }
-        for (i, e) in entries.iter().enumerate() {
-            if entries[..i].iter().any(|o| o.name == e.name) {
-                return Err(Error::Input(format!(
-                    "two models are named `{}`; give them names with --weights NAME=PATH",
-                    e.name
-                )));
-            }
-            if e.name.is_empty() || e.name.contains('/') {
-                return Err(Error::Input(format!(
-                    "model name `{}` must be non-empty and without '/'",
-                    e.name
-                )));
-            }
-        }
-        Ok(entries)
+            })
+            .collect()
     }
+}
+
+/// A served name must be usable in a URL path and name one model.
+pub fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        if seen.contains(&name) {
+            return Err(Error::Input(format!(
+                "two models are named `{name}`; give them names with --weights NAME=PATH"
+            )));
+        }
+        if name.is_empty() || name.contains('/') {
+            return Err(Error::Input(format!(
+                "model name `{name}` must be non-empty and without '/'"
+            )));
+        }
+        seen.push(name);
+    }
+    Ok(())
 }

@@ -6,16 +6,20 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use prost::bytes::Buf;
+use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic::codegen::{http, Body, BoxFuture, StdError};
 use tonic::{Request, Response, Status};
 
 use super::grpc_messages::*;
+use super::grpc_request::{check_wire, infer_call, GrpcCall};
 use super::infer::{infer, ServerState};
 use super::metadata;
-use super::protocol::{ApiError, InferCall, InferInput, RequestedOutput, TensorData};
+use super::protocol::ApiError;
 
 pub const SERVICE: &str = "inference.GRPCInferenceService";
 
@@ -38,6 +42,58 @@ fn status(e: ApiError) -> Status {
         _ => tonic::Code::Internal,
     };
     Status::new(code, e.message)
+}
+
+/// A request type's check of its encoded bytes before prost decodes them.
+trait WireCheck {
+    fn check(_bytes: &[u8]) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+impl WireCheck for ServerLiveRequest {}
+impl WireCheck for ServerReadyRequest {}
+impl WireCheck for ModelReadyRequest {}
+impl WireCheck for ServerMetadataRequest {}
+impl WireCheck for ModelMetadataRequest {}
+impl WireCheck for ModelInferRequest {
+    fn check(bytes: &[u8]) -> Result<(), ApiError> {
+        check_wire(bytes)
+    }
+}
+
+/// prost's codec with [`WireCheck`] run on a request's bytes first.
+struct CheckedCodec<T, U>(PhantomData<(T, U)>);
+struct CheckedDecoder<U>(PhantomData<U>);
+
+impl<T, U> Codec for CheckedCodec<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: prost::Message + Default + WireCheck + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = tonic_prost::ProstEncoder<T>;
+    type Decoder = CheckedDecoder<U>;
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::default()
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        CheckedDecoder(PhantomData)
+    }
+}
+
+impl<U: prost::Message + Default + WireCheck> Decoder for CheckedDecoder<U> {
+    type Item = U;
+    type Error = Status;
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        // The message is one contiguous buffer (tonic collects it whole before decoding).
+        if buf.chunk().len() == buf.remaining() {
+            U::check(buf.chunk()).map_err(status)?;
+        }
+        U::decode(buf).map(Some).map_err(|e| {
+            Status::invalid_argument(format!("the request is not a valid message: {e}"))
+        })
+    }
 }
 
 /// A unary method as a closure.
@@ -64,13 +120,13 @@ fn unary<B, Req, Resp, F, Fut>(
 where
     B: Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
-    Req: prost::Message + Default + Send + 'static,
+    Req: prost::Message + Default + WireCheck + Send + 'static,
     Resp: prost::Message + Send + 'static,
     F: FnMut(Request<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
 {
     Box::pin(async move {
-        let codec = tonic_prost::ProstCodec::<Resp, Req>::default();
+        let codec = CheckedCodec::<Resp, Req>(PhantomData);
         let mut grpc = tonic::server::Grpc::new(codec)
             .max_decoding_message_size(limit)
             .max_encoding_message_size(usize::MAX);
@@ -155,7 +211,7 @@ fn model_metadata(m: &super::models::ServedModel) -> ModelMetadataResponse {
     let list = |t: Vec<metadata::TensorMeta>| {
         t.into_iter()
             .map(|t| TensorMetadata {
-                name: t.name.into(),
+                name: t.name,
                 datatype: t.datatype.into(),
                 shape: t.shape,
             })
@@ -170,72 +226,18 @@ fn model_metadata(m: &super::models::ServedModel) -> ModelMetadataResponse {
     }
 }
 
-fn int_param(params: &HashMap<String, InferParameter>, name: &str) -> Option<i64> {
-    match params.get(name)?.parameter_choice.as_ref()? {
-        ParameterChoice::Int64Param(v) => Some(*v),
-        ParameterChoice::Uint64Param(v) => Some(*v as i64),
-        _ => None,
-    }
-}
-
 async fn model_infer(
     state: &ServerState,
     r: ModelInferRequest,
 ) -> Result<ModelInferResponse, ApiError> {
     let model = state.model(&r.model_name, Some(&r.model_version))?.clone();
-    let allow_non_finite = matches!(
-        r.parameters
-            .get("allow_non_finite")
-            .and_then(|p| p.parameter_choice.as_ref()),
-        Some(ParameterChoice::BoolParam(true))
-    );
-    let mut raw = r.raw_input_contents.into_iter();
-    let use_raw = raw.len() > 0;
-    let mut inputs = Vec::new();
-    for t in r.inputs {
-        let data = if use_raw {
-            TensorData::Raw(raw.next().ok_or_else(|| {
-                ApiError::bad(format!(
-                    "input `{}` has no raw_input_contents entry",
-                    t.name
-                ))
-            })?)
-        } else {
-            match t.contents {
-                Some(c) if !c.bytes_contents.is_empty() => TensorData::Bytes(c.bytes_contents),
-                Some(c) => TensorData::Fp32(c.fp32_contents),
-                None => TensorData::Fp32(Vec::new()),
-            }
-        };
-        inputs.push(InferInput {
-            name: t.name,
-            datatype: t.datatype,
-            shape: t.shape,
-            data,
-        });
-    }
-    let mut outputs = Vec::new();
-    for o in r.outputs {
-        let classification = match int_param(&o.parameters, "classification") {
-            Some(k) if k < 1 => {
-                return Err(ApiError::bad(format!(
-                    "output `{}`: classification needs k >= 1",
-                    o.name
-                )))
-            }
-            k => k.map(|k| k as usize),
-        };
-        outputs.push(RequestedOutput {
-            name: o.name,
-            binary: None,
-            classification,
-        });
-    }
-    let call = InferCall {
-        id: (!r.id.is_empty()).then_some(r.id),
-        inputs,
-        outputs,
-    };
+    let GrpcCall {
+        call,
+        allow_non_finite,
+        ..
+    } = infer_call(r).inspect_err(|_| {
+        super::metrics::ModelMetrics::add(&model.metrics.request_failure, 1);
+    })?;
     let result = infer(state, &model, call, allow_non_finite).await?;
     Ok(ModelInferResponse {
         model_name: model.name.clone(),

@@ -2,15 +2,11 @@
 //! the async runtime), queue the rows, await the answer within the request's time limit, encode
 //! the outputs, count it all in the metrics.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use image::RgbaImage;
-
-use crate::preprocess::Sampling;
-
+use super::checked::RequestLimits;
 use super::metrics::ModelMetrics;
 use super::models::ServedModel;
 use super::protocol::{self, ApiError, InferCall, OutputTensor, Payload};
@@ -21,6 +17,8 @@ pub struct ServerState {
     pub models: Vec<Arc<ServedModel>>,
     pub timeout: Duration,
     pub max_body: usize,
+    /// Image count and pixel budget per request.
+    pub limits: RequestLimits,
     /// Cleared when shutdown starts.
     pub accepting: std::sync::atomic::AtomicBool,
 }
@@ -90,13 +88,17 @@ async fn infer_inner(
         )));
     }
     protocol::check_outputs(&call.outputs)?;
-    let spec = model.input;
-    let payload = protocol::decode_inputs(call.inputs, &spec, allow_non_finite)?;
+    let spec = &model.input;
+    let limits = state.limits;
+    let payload = protocol::decode_inputs(call.inputs, spec, &limits, allow_non_finite)?;
     let rows = match payload {
         Payload::Tensor(v) => Rows::Tensor(v),
         Payload::Encoded(files) => {
             let model = model.clone();
-            let images = tokio::task::spawn_blocking(move || decode_images(&model, files))
+            let max_bytes = model.max_image_bytes.load(Ordering::Relaxed);
+            let decode =
+                move || super::images::decode_images(&files, &limits, max_bytes, &model.preprocess);
+            let images = tokio::task::spawn_blocking(decode)
                 .await
                 .map_err(|e| ApiError::new(500, format!("image decoding stopped: {e}")))??;
             Rows::Images(images)
@@ -129,29 +131,12 @@ async fn infer_inner(
     ModelMetrics::add(&model.metrics.queue_duration_us, answer.queue_us);
     Ok(InferResult {
         id: call.id,
-        outputs: protocol::encode_outputs(&call.outputs, answer.logits, count, spec.classes),
+        outputs: protocol::encode_outputs(
+            &call.outputs,
+            answer.logits,
+            count,
+            spec.classes,
+            model.labels.as_deref().map(Vec::as_slice),
+        ),
     })
-}
-
-/// Decode each file as `predict` does and check that the device and the crop can take it.
-fn decode_images(model: &ServedModel, files: Vec<Vec<u8>>) -> Result<Vec<RgbaImage>, ApiError> {
-    let max_bytes = model.max_image_bytes.load(Ordering::Relaxed);
-    files
-        .iter()
-        .enumerate()
-        .map(|(i, bytes)| {
-            let name = format!("input `image` element {i}");
-            let image = crate::decode::decode_bytes(bytes, Path::new(&name))
-                .map_err(|e| ApiError::bad(e.to_string()))?;
-            let (w, h) = image.dimensions();
-            if 4 * w as u64 * h as u64 > max_bytes {
-                return Err(ApiError::bad(format!(
-                    "{name}: a {w}x{h} image is over the device's largest upload ({max_bytes} bytes)"
-                )));
-            }
-            Sampling::resize_short_center_crop(w, h, &model.preprocess)
-                .map_err(|e| ApiError::bad(format!("{name}: {e}")))?;
-            Ok(image)
-        })
-        .collect()
 }

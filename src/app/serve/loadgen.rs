@@ -33,6 +33,15 @@ pub struct LoadgenArgs {
     pub max_requests: usize,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+    /// Run a load soak for this many minutes instead (levels of --duration seconds cycling
+    /// --concurrency; mixed batch sizes, image requests, clients going away, bursts over the
+    /// server's --max-queue). Fails on any lost request or memory growth.
+    #[arg(long, value_name = "MINUTES")]
+    pub soak: Option<f64>,
+    /// With --soak: the most the server's resident memory may grow from the end of the first
+    /// level to the end, in MB.
+    #[arg(long, default_value_t = 64.0)]
+    pub max_rss_growth_mb: f64,
 }
 
 #[derive(serde::Serialize)]
@@ -114,6 +123,24 @@ pub fn loadgen(args: LoadgenArgs) -> Result<()> {
         .as_array()
         .and_then(|s| s.iter().map(Value::as_i64).collect())
         .ok_or_else(|| Error::Input(format!("{meta_url}: no input shape in {meta}")))?;
+    if let Some(minutes) = args.soak {
+        let number = |v: &Value| v.as_u64().map(|n| n as usize);
+        let target = super::soak::Target {
+            url: args.url.clone(),
+            model: args.model.clone(),
+            shape,
+            classes: number(&meta["outputs"][0]["shape"][1]).unwrap_or(1000),
+            max_batch: number(&meta["parameters"]["max_batch_size"]).unwrap_or(8),
+            max_queue: number(&meta["parameters"]["max_queue"]).unwrap_or(256),
+        };
+        return super::soak::soak(
+            &target,
+            minutes,
+            args.duration,
+            &args.concurrency,
+            args.max_rss_growth_mb,
+        );
+    }
     let (body, head_len) = request_body(&shape, args.batch);
     let infer_url = format!("{}/v2/models/{}/infer", args.url, args.model);
     let mut levels = Vec::new();

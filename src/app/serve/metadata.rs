@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::models::{ServedModel, VERSION};
-use super::protocol::{IMAGE_INPUT, LOGITS_OUTPUT, PROBABILITIES_OUTPUT, TENSOR_INPUT};
+use super::protocol::{IMAGE_INPUT, LOGITS_OUTPUT, PROBABILITIES_OUTPUT};
 
 pub const SERVER_NAME: &str = "gpu-resnet";
 /// The protocol extensions this server implements.
@@ -12,29 +12,29 @@ pub const PLATFORM: &str = "gpu-resnet_wgpu";
 
 /// A tensor as metadata lists it: name, datatype, shape (-1: any batch).
 pub struct TensorMeta {
-    pub name: &'static str,
+    pub name: String,
     pub datatype: &'static str,
     pub shape: Vec<i64>,
 }
 
 /// Inputs (one of the two per request) and outputs of `model`.
 pub fn tensors(model: &ServedModel) -> (Vec<TensorMeta>, Vec<TensorMeta>) {
-    let s = model.input;
+    let s = &model.input;
     let inputs = vec![
         TensorMeta {
-            name: TENSOR_INPUT,
+            name: s.tensor_name.clone(),
             datatype: "FP32",
             shape: vec![-1, 3, s.height as i64, s.width as i64],
         },
         TensorMeta {
-            name: IMAGE_INPUT,
+            name: IMAGE_INPUT.into(),
             datatype: "BYTES",
             shape: vec![-1],
         },
     ];
     let outputs = [LOGITS_OUTPUT, PROBABILITIES_OUTPUT]
         .map(|name| TensorMeta {
-            name,
+            name: name.into(),
             datatype: "FP32",
             shape: vec![-1, s.classes as i64],
         })
@@ -65,8 +65,11 @@ pub fn model(model: &ServedModel) -> Value {
         "outputs": list(outputs),
         "parameters": {
             "architecture": model.arch_name,
+            "recognised": model.summary,
+            "labels": if model.labels.is_some() { "inference.yml" } else { "built-in" },
             "batch_sizes": model.batches,
             "max_batch_size": model.largest_batch(),
+            "max_queue": model.queue.max_requests(),
             "precision": model.precision,
             "image_resize_short": model.preprocess.resize_short,
             "image_crop": model.preprocess.crop,

@@ -1,22 +1,33 @@
 //! `gpu-resnet serve`: the Open Inference Protocol (KServe v2 / Triton) over HTTP/REST and gRPC,
 //! with dynamic batching over the engine's static plans (cargo feature `serve`).
 //!
-//! Layout: `config` (arguments), `models` (loading, GPU workers), `queue` (dynamic batching),
-//! `worker` (a device's plans), `protocol` (transport-neutral request/response), `infer` (the
+//! Layout: `config` (arguments), `models` (opening through `open::load_weights`, GPU workers),
+//! `queue` (dynamic batching) and `policy` (its decisions on measured plan costs), `worker` (a
+//! device's plans), `protocol` / `outputs` (transport-neutral request and response),
+//! `checked` (client-supplied sizes), `rest_request` / `grpc_request` (each transport's pure
+//! decoding, fuzzed), `images` (the image input's pixel budget and decoding), `infer` (the
 //! shared inference path), `rest` and `grpc` (+ `grpc_messages`) (the transports), `metadata`,
-//! `metrics`. The GPU work runs on dedicated threads; the async runtime only awaits answers.
+//! `metrics`; `loadgen` and `soak` are the load generator. The GPU work runs on dedicated
+//! threads; the async runtime only awaits answers.
 
+pub mod checked;
 pub mod config;
 pub mod grpc;
 pub mod grpc_messages;
+pub mod grpc_request;
+pub mod images;
 pub mod infer;
 pub mod loadgen;
 pub mod metadata;
 pub mod metrics;
 pub mod models;
+pub mod outputs;
+pub mod policy;
 pub mod protocol;
 pub mod queue;
 pub mod rest;
+pub mod rest_request;
+pub mod soak;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -42,6 +53,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         models,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
         max_body: args.max_body,
+        limits: args.limits(),
         accepting: AtomicBool::new(true),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()

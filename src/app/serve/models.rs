@@ -9,12 +9,12 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::gpu::{list_adapters, ContextOptions, GpuContext};
 use crate::model::{choose_storage, Model};
+use crate::open::{load_weights, LoadedWeights, WeightsSource};
 use crate::preprocess::PreprocessConfig;
-use crate::weights::{self, ModelWeights};
 
-use super::config::{AdapterChoice, ModelEntry, ServeArgs};
+use super::config::{check_names, AdapterChoice, ModelEntry, ServeArgs};
 use super::metrics::ModelMetrics;
-use super::protocol::InputSpec;
+use super::protocol::{InputSpec, TENSOR_INPUT};
 use super::queue::Queue;
 use super::worker::Worker;
 
@@ -24,6 +24,10 @@ pub struct ServedModel {
     pub name: String,
     /// The architecture / release behind it, e.g. ResNet50_vd.
     pub arch_name: String,
+    /// What its file was recognised as, e.g. `ResNet18_vd (1000 classes, input x [N,3,224,224])`.
+    pub summary: String,
+    /// Class names from the model's inference.yml.
+    pub labels: Option<Arc<Vec<String>>>,
     pub input: InputSpec,
     pub batches: Vec<usize>,
     pub preprocess: PreprocessConfig,
@@ -46,27 +50,34 @@ impl ServedModel {
     }
 }
 
-/// The preprocessing of a model served at `size`: the release's resize ratio kept (256/224).
-fn preprocess_for(entry: &ModelEntry, size: usize) -> PreprocessConfig {
-    let spec = &entry.spec;
-    let resize = (spec.resize_short as u64 * size as u64)
-        .div_ceil(spec.crop as u64)
+/// The preprocessing at `size`: the model's own (inference.yml's, else its release's), its
+/// resize ratio kept when the served size differs from its crop (256/224).
+fn preprocess_at(base: PreprocessConfig, size: usize) -> PreprocessConfig {
+    if base.crop as usize == size {
+        return base;
+    }
+    let resize = (base.resize_short as u64 * size as u64)
+        .div_ceil(base.crop.max(1) as u64)
         .max(size as u64);
-    PreprocessConfig::imagenet(resize as u32, size as u32)
+    PreprocessConfig {
+        resize_short: resize as u32,
+        crop: size as u32,
+        ..base
+    }
 }
 
-fn load_weights(entry: &ModelEntry, args: &ServeArgs) -> Result<ModelWeights> {
-    match &entry.weights {
-        Some(arg) => weights::load_weights(
-            &crate::app::fetch::resolve_weights(arg, args.cache_dir.as_deref())?,
-            &entry.spec.arch,
-        ),
-        None => Ok(weights::synthetic_weights(
-            &entry.spec.arch,
-            args.classes,
-            0,
-        )),
+/// A model's weights read through the library's one loader (`open::load_weights`, as `infer`
+/// reads them), with its served name.
+fn load(entry: &ModelEntry, args: &ServeArgs) -> Result<(String, LoadedWeights)> {
+    let loaded = load_weights(&entry.source, args.model.as_deref())?;
+    let name = entry
+        .name
+        .clone()
+        .unwrap_or_else(|| loaded.spec.name.clone());
+    if !matches!(entry.source, WeightsSource::Synthetic { .. }) {
+        eprintln!("recognised {} as model `{name}`", loaded.summary());
     }
+    Ok((name, loaded))
 }
 
 fn contexts(args: &ServeArgs) -> Result<Vec<ContextOptions>> {
@@ -100,9 +111,23 @@ pub fn start(args: &ServeArgs) -> Result<Started> {
     let devices = contexts(args)?;
     let mut served = Vec::new();
     let mut threads = Vec::new();
-    for entry in args.entries()? {
-        let size = args.size.unwrap_or(entry.spec.crop as usize);
-        let weights = Arc::new(load_weights(&entry, args)?);
+    let loaded = args
+        .entries()?
+        .iter()
+        .map(|e| load(e, args))
+        .collect::<Result<Vec<_>>>()?;
+    check_names(loaded.iter().map(|(name, _)| name.as_str()))?;
+    for (name, loaded) in loaded {
+        let size = args.size.unwrap_or(loaded.spec.crop as usize);
+        let preprocess = preprocess_at(loaded.preprocess(), size);
+        let (labels, summary) = (loaded.labels().map(Arc::new), loaded.summary());
+        let tensor_name = loaded
+            .info
+            .as_ref()
+            .and_then(|i| i.input_name.clone())
+            .unwrap_or_else(|| TENSOR_INPUT.to_string());
+        let spec = loaded.spec;
+        let weights = Arc::new(loaded.weights);
         let metrics = Arc::new(ModelMetrics::default());
         let queue = Arc::new(Queue::new(
             args.max_queue.max(1),
@@ -110,11 +135,13 @@ pub fn start(args: &ServeArgs) -> Result<Started> {
             devices.len(),
             metrics.clone(),
         ));
-        let preprocess = preprocess_for(&entry, size);
         let model = Arc::new(ServedModel {
-            name: entry.name.clone(),
-            arch_name: entry.spec.name.clone(),
+            name: name.clone(),
+            arch_name: spec.name.clone(),
+            summary,
+            labels,
             input: InputSpec {
+                tensor_name,
                 height: size,
                 width: size,
                 classes: weights.classes,
@@ -131,9 +158,9 @@ pub fn start(args: &ServeArgs) -> Result<Started> {
         for options in &devices {
             let (options, weights, batches) = (*options, weights.clone(), batches.clone());
             let (queue, metrics, ready_tx) = (queue.clone(), metrics.clone(), ready_tx.clone());
-            let (name, precision, f16_mode) = (entry.name.clone(), args.precision, args.f16_mode);
+            let (name, precision, f16_mode) = (name.clone(), args.precision, args.f16_mode);
             let thread = std::thread::Builder::new()
-                .name(format!("gpu-{}", entry.name))
+                .name(format!("gpu-{name}"))
                 .spawn(move || {
                     let warmed = GpuContext::new(options).and_then(|ctx| {
                         let storage = choose_storage(&ctx, precision, f16_mode)?;
@@ -156,20 +183,27 @@ pub fn start(args: &ServeArgs) -> Result<Started> {
         }
         drop(ready_tx);
         for _ in &devices {
-            let info = ready_rx.recv().map_err(|_| {
-                Error::Input(format!("the GPU worker of `{}` stopped", entry.name))
-            })??;
+            let info = ready_rx
+                .recv()
+                .map_err(|_| Error::Input(format!("the GPU worker of `{name}` stopped")))??;
             model
                 .max_image_bytes
                 .fetch_min(info.max_image_bytes, Ordering::Relaxed);
             eprintln!(
-                "model {} ({}, {}x{}, batches {:?}) warm on {}{}",
-                entry.name,
-                entry.spec.name,
+                "model {} ({}, {}x{}) warm on {}: batch: ms per run, MB of activations: {}{}",
+                name,
+                spec.name,
                 size,
                 size,
-                batches,
                 info.device,
+                info.plans
+                    .iter()
+                    .map(|(b, ms, bytes)| format!(
+                        "{b}: {ms:.1} ms {:.1} MB",
+                        *bytes as f64 / 1048576.0
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if info.gpu_timer {
                     ""
                 } else {

@@ -7,6 +7,8 @@ use std::fmt;
 
 use half::f16;
 
+use super::checked::{self, byte_size, element_count, shape_text, RequestLimits};
+
 /// A refusal with the HTTP status it maps to (gRPC maps it to a status code).
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -79,15 +81,19 @@ pub struct InferCall {
     pub outputs: Vec<RequestedOutput>,
 }
 
-/// The names the served models use for their tensors.
+pub use super::outputs::{check_outputs, encode_outputs, OutputData, OutputTensor};
+
+/// The names the served models use for their tensors (the tensor input's is the model file's,
+/// `x` for checkpoints and synthetic weights).
 pub const TENSOR_INPUT: &str = "x";
 pub const IMAGE_INPUT: &str = "image";
 pub const LOGITS_OUTPUT: &str = "logits";
 pub const PROBABILITIES_OUTPUT: &str = "probabilities";
 
-/// What a model needs to check a request: its input size and class count.
-#[derive(Debug, Clone, Copy)]
+/// What a model needs to check a request: its tensor input's name, input size and class count.
+#[derive(Debug, Clone)]
 pub struct InputSpec {
+    pub tensor_name: String,
     pub height: usize,
     pub width: usize,
     pub classes: usize,
@@ -106,13 +112,15 @@ pub enum Payload {
 pub fn decode_inputs(
     inputs: Vec<InferInput>,
     spec: &InputSpec,
+    limits: &RequestLimits,
     allow_non_finite: bool,
 ) -> Result<Payload, ApiError> {
     let mut inputs = inputs;
     if inputs.len() != 1 {
         return Err(ApiError::bad(format!(
-            "expected exactly one input (`{TENSOR_INPUT}`: FP32/FP16 [N, 3, {}, {}], or \
+            "expected exactly one input (`{}`: FP32/FP16 [N, 3, {}, {}], or \
              `{IMAGE_INPUT}`: BYTES [N] of encoded image files), got {}",
+            spec.tensor_name,
             spec.height,
             spec.width,
             inputs.len()
@@ -120,25 +128,16 @@ pub fn decode_inputs(
     }
     let input = inputs.remove(0);
     match input.name.as_str() {
-        TENSOR_INPUT => decode_tensor(input, spec, allow_non_finite).map(Payload::Tensor),
-        IMAGE_INPUT => decode_images(input).map(Payload::Encoded),
+        name if name == spec.tensor_name => {
+            decode_tensor(input, spec, allow_non_finite).map(Payload::Tensor)
+        }
+        IMAGE_INPUT => decode_images(input, limits).map(Payload::Encoded),
         other => Err(ApiError::bad(format!(
-            "unknown input `{other}`; this model takes `{TENSOR_INPUT}` (FP32/FP16 [N, 3, {}, {}]) \
+            "unknown input `{other}`; this model takes `{}` (FP32/FP16 [N, 3, {}, {}]) \
              or `{IMAGE_INPUT}` (BYTES [N])",
-            spec.height, spec.width
+            spec.tensor_name, spec.height, spec.width
         ))),
     }
-}
-
-fn shape_text(shape: &[i64]) -> String {
-    format!(
-        "[{}]",
-        shape
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 fn decode_tensor(
@@ -155,7 +154,8 @@ fn decode_tensor(
             shape_text(shape)
         )));
     }
-    let count = shape.iter().product::<i64>() as usize;
+    // Checked: a wrapped product could match empty data (2^62 * 3 * 64 * 64 == 0 mod 2^64).
+    let count = element_count(name, shape)?;
     let values: Vec<f32> = match (input.datatype.as_str(), input.data) {
         ("FP32", TensorData::Raw(bytes)) => {
             check_bytes(name, bytes.len(), count, 4)?;
@@ -169,8 +169,9 @@ fn decode_tensor(
                 .collect()
         }
         ("FP32" | "FP16", TensorData::Json(value)) => {
-            let mut out = Vec::with_capacity(count);
-            flatten_numbers(&value, name, &mut out)?;
+            // Grown with the data, never reserved from the client's shape.
+            let mut out = Vec::new();
+            flatten_numbers(&value, name, count, &mut out)?;
             out
         }
         ("FP32", TensorData::Fp32(v)) => v,
@@ -206,11 +207,11 @@ fn decode_tensor(
 }
 
 fn check_bytes(name: &str, got: usize, count: usize, size: usize) -> Result<(), ApiError> {
-    if got != count * size {
+    let need = byte_size(name, count, size)?;
+    if got != need {
         return Err(ApiError::bad(format!(
             "input `{name}`: {got} byte(s) of binary data, its shape needs {count} element(s) of \
-             {size} bytes = {}",
-            count * size
+             {size} bytes = {need}"
         )));
     }
     Ok(())
@@ -230,15 +231,22 @@ fn check_finite(name: &str, values: &[f32]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Flatten `value` into `out`, refusing more than `count` elements as soon as they pass it.
 fn flatten_numbers(
     value: &serde_json::Value,
     name: &str,
+    count: usize,
     out: &mut Vec<f32>,
 ) -> Result<(), ApiError> {
+    if out.len() > count {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: more than the {count} element(s) its shape needs"
+        )));
+    }
     match value {
         serde_json::Value::Array(items) => {
             for item in items {
-                flatten_numbers(item, name, out)?;
+                flatten_numbers(item, name, count, out)?;
             }
             Ok(())
         }
@@ -270,7 +278,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-fn decode_images(input: InferInput) -> Result<Vec<Vec<u8>>, ApiError> {
+fn decode_images(input: InferInput, limits: &RequestLimits) -> Result<Vec<Vec<u8>>, ApiError> {
     let name = &input.name;
     if input.datatype != "BYTES" {
         return Err(ApiError::bad(format!(
@@ -290,9 +298,15 @@ fn decode_images(input: InferInput) -> Result<Vec<Vec<u8>>, ApiError> {
             shape_text(shape)
         )));
     }
-    let count = shape[0] as usize;
+    let count = checked::to_usize(&format!("input `{name}`: shape[0]"), shape[0] as u64)?;
+    if count > limits.max_images {
+        return Err(ApiError::bad(format!(
+            "input `{name}`: {count} images in one request, over the limit of {} (--max-images)",
+            limits.max_images
+        )));
+    }
     let items = match input.data {
-        TensorData::Raw(bytes) => split_bytes_elements(&bytes, name)?,
+        TensorData::Raw(bytes) => split_bytes_elements(&bytes, name, count)?,
         TensorData::Bytes(items) => items,
         TensorData::Json(serde_json::Value::Array(items)) => items
             .into_iter()
@@ -325,11 +339,21 @@ fn decode_images(input: InferInput) -> Result<Vec<Vec<u8>>, ApiError> {
     Ok(items)
 }
 
-/// BYTES elements in binary form: each a little-endian u32 length, then that many bytes.
-pub fn split_bytes_elements(bytes: &[u8], name: &str) -> Result<Vec<Vec<u8>>, ApiError> {
+/// BYTES elements in binary form: each a little-endian u32 length, then that many bytes; more
+/// than `max` elements are refused before they are copied.
+pub fn split_bytes_elements(
+    bytes: &[u8],
+    name: &str,
+    max: usize,
+) -> Result<Vec<Vec<u8>>, ApiError> {
     let mut items = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
+        if items.len() == max {
+            return Err(ApiError::bad(format!(
+                "input `{name}`: more than the {max} BYTES element(s) its shape declares"
+            )));
+        }
         if rest.len() < 4 {
             return Err(ApiError::bad(format!(
                 "input `{name}`: BYTES element {} has a truncated length prefix",
@@ -360,148 +384,13 @@ pub fn join_bytes_elements(items: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// One output tensor's elements.
-#[derive(Debug)]
-pub enum OutputData {
-    Fp32(Vec<f32>),
-    Bytes(Vec<Vec<u8>>),
-}
-
-#[derive(Debug)]
-pub struct OutputTensor {
-    pub name: String,
-    pub datatype: &'static str,
-    pub shape: Vec<i64>,
-    pub data: OutputData,
-    /// REST: send as binary data (None: the request's default).
-    pub binary: Option<bool>,
-}
-
-impl OutputTensor {
-    /// The elements as the binary extension and gRPC's raw_output_contents lay them out.
-    pub fn raw_bytes(&self) -> Vec<u8> {
-        match &self.data {
-            OutputData::Fp32(v) => bytemuck::cast_slice(v).to_vec(),
-            OutputData::Bytes(items) => join_bytes_elements(items),
-        }
-    }
-
-    /// The elements as a flat JSON array.
-    pub fn json_data(&self) -> serde_json::Value {
-        match &self.data {
-            OutputData::Fp32(v) => serde_json::Value::Array(
-                v.iter()
-                    .map(|&x| {
-                        serde_json::Number::from_f64(x as f64)
-                            .map(serde_json::Value::Number)
-                            // JSON has no NaN: Triton's convention is the string.
-                            .unwrap_or_else(|| serde_json::Value::String(x.to_string()))
-                    })
-                    .collect(),
-            ),
-            OutputData::Bytes(items) => serde_json::Value::Array(
-                items
-                    .iter()
-                    .map(|i| serde_json::Value::String(String::from_utf8_lossy(i).into_owned()))
-                    .collect(),
-            ),
-        }
-    }
-}
-
-/// Check the requested outputs before any GPU work, so a bad name costs nothing.
-pub fn check_outputs(outputs: &[RequestedOutput]) -> Result<(), ApiError> {
-    for o in outputs {
-        if o.name != LOGITS_OUTPUT && o.name != PROBABILITIES_OUTPUT {
-            return Err(ApiError::bad(format!(
-                "unknown output `{}`; this model has `{LOGITS_OUTPUT}` and `{PROBABILITIES_OUTPUT}`",
-                o.name
-            )));
-        }
-        if o.classification == Some(0) {
-            return Err(ApiError::bad(format!(
-                "output `{}`: classification needs k >= 1",
-                o.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The outputs asked for (all of them when none was named), from `rows` rows of logits.
-pub fn encode_outputs(
-    requested: &[RequestedOutput],
-    logits: Vec<f32>,
-    rows: usize,
-    classes: usize,
-) -> Vec<OutputTensor> {
-    let all;
-    let requested = if requested.is_empty() {
-        all = [LOGITS_OUTPUT, PROBABILITIES_OUTPUT].map(|name| RequestedOutput {
-            name: name.into(),
-            ..Default::default()
-        });
-        &all[..]
-    } else {
-        requested
-    };
-    let probabilities = || -> Vec<f32> {
-        logits
-            .chunks(classes.max(1))
-            .flat_map(crate::classify::softmax)
-            .collect()
-    };
-    requested
-        .iter()
-        .map(|o| {
-            let values = if o.name == PROBABILITIES_OUTPUT {
-                probabilities()
-            } else {
-                logits.clone()
-            };
-            match o.classification {
-                Some(k) => {
-                    let k = k.min(classes);
-                    let items = values
-                        .chunks(classes.max(1))
-                        .flat_map(|row| {
-                            crate::classify::top_k(row, k).into_iter().map(|p| {
-                                format!(
-                                    "{}:{}:{}",
-                                    p.score,
-                                    p.class_id,
-                                    crate::labels::label(p.class_id, classes)
-                                )
-                                .into_bytes()
-                            })
-                        })
-                        .collect();
-                    OutputTensor {
-                        name: o.name.clone(),
-                        datatype: "BYTES",
-                        shape: vec![rows as i64, k as i64],
-                        data: OutputData::Bytes(items),
-                        binary: o.binary,
-                    }
-                }
-                None => OutputTensor {
-                    name: o.name.clone(),
-                    datatype: "FP32",
-                    shape: vec![rows as i64, classes as i64],
-                    data: OutputData::Fp32(values),
-                    binary: o.binary,
-                },
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn spec() -> InputSpec {
         InputSpec {
+            tensor_name: TENSOR_INPUT.into(),
             height: 2,
             width: 2,
             classes: 3,
@@ -523,6 +412,7 @@ mod tests {
         match decode_inputs(
             tensor("FP32", vec![1, 3, 2, 2], TensorData::Json(json)),
             &spec(),
+            &RequestLimits::default(),
             false,
         ) {
             Ok(Payload::Tensor(v)) => assert_eq!(v[11], 12.0),
@@ -534,12 +424,13 @@ mod tests {
         match decode_inputs(
             tensor("FP16", vec![1, 3, 2, 2], TensorData::Raw(half)),
             &spec(),
+            &RequestLimits::default(),
             false,
         ) {
             Ok(Payload::Tensor(v)) => assert_eq!(v[5], 5.0),
             _ => panic!("expected a tensor"),
         }
-        let err = |inputs| match decode_inputs(inputs, &spec(), false) {
+        let err = |inputs| match decode_inputs(inputs, &spec(), &RequestLimits::default(), false) {
             Err(e) => e.message,
             Ok(_) => panic!("accepted"),
         };
@@ -567,29 +458,8 @@ mod tests {
     fn bytes_elements_round_trip_and_truncation_is_refused() {
         let items = vec![b"abc".to_vec(), vec![], vec![0xff; 5]];
         let joined = join_bytes_elements(&items);
-        assert_eq!(split_bytes_elements(&joined, "image").unwrap(), items);
-        assert!(split_bytes_elements(&joined[..joined.len() - 1], "image").is_err());
-    }
-
-    #[test]
-    fn classification_strings() {
-        let out = encode_outputs(
-            &[RequestedOutput {
-                name: LOGITS_OUTPUT.into(),
-                binary: None,
-                classification: Some(2),
-            }],
-            vec![0.5, 2.0, 1.0, 3.0, 0.0, 1.0],
-            2,
-            3,
-        );
-        match &out[0].data {
-            OutputData::Bytes(items) => {
-                assert_eq!(items[0], b"2:1:class_1");
-                assert_eq!(items[3], b"1:2:class_2");
-            }
-            _ => panic!("expected BYTES"),
-        }
-        assert_eq!(out[0].shape, vec![2, 2]);
+        assert_eq!(split_bytes_elements(&joined, "image", 3).unwrap(), items);
+        assert!(split_bytes_elements(&joined[..joined.len() - 1], "image", 3).is_err());
+        assert!(split_bytes_elements(&joined, "image", 2).is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! A model's request queue, shared by its GPU workers (one per adapter). Requests enter whole;
-//! a worker takes rows from the front in arrival order, across request boundaries, up to its
-//! largest plan: at once when that many rows wait, else when the oldest request has waited
-//! `max_delay` (or the server is draining). A request larger than the largest plan is taken in
-//! several slices. Each slice's logits go back into its own request's rows (`Reply`), which
+//! a free worker takes rows from the front in arrival order, across request boundaries, as the
+//! batching policy (`policy::decide`, on the worker's measured plan costs) says: run some now in
+//! a given plan, or wait a little for rows on their way, never longer than `max_delay` of extra
+//! wait for the oldest row (counted from when the worker became free). Draining or hurrying
+//! never waits. A request larger than a plan is taken in several slices. Each slice's logits go back into its own request's rows (`Reply`), which
 //! answers once all of its rows are in: no row is lost, mixed or duplicated.
 
 use std::collections::VecDeque;
@@ -15,6 +16,7 @@ use image::RgbaImage;
 use tokio::sync::oneshot;
 
 use super::metrics::ModelMetrics;
+use super::policy::{decide, CostModel, Decision};
 use super::protocol::ApiError;
 
 /// Rows ready for a plan's input.
@@ -138,6 +140,9 @@ struct State {
     draining: bool,
     /// Shutting down: run what is queued without waiting for fuller batches.
     hurry: bool,
+    /// Rows answered lately whose clients have not sent another row since: a closed-loop
+    /// client sends its next request as soon as it has its answer.
+    returning: usize,
     workers_alive: usize,
 }
 
@@ -163,6 +168,7 @@ impl Queue {
                 rows: 0,
                 draining: false,
                 hurry: false,
+                returning: 0,
                 workers_alive: workers,
             }),
             wake: Condvar::new(),
@@ -200,11 +206,17 @@ impl Queue {
             return Err(e);
         }
         s.rows += job.count;
+        s.returning = s.returning.saturating_sub(job.count);
         s.jobs.push_back(job);
         self.publish(&s);
         drop(s);
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Requests queued before new ones are refused (`--max-queue`).
+    pub fn max_requests(&self) -> usize {
+        self.max_requests
     }
 
     /// Whether any worker can still run the model.
@@ -243,9 +255,15 @@ impl Queue {
         self.wake.notify_all();
     }
 
-    /// The next batch of at most `max_rows` rows, in arrival order; None once draining and
-    /// empty. Blocks (this is a worker's own thread, never the async runtime).
-    pub fn take(&self, max_rows: usize) -> Option<Vec<Slice>> {
+    /// A worker answered `rows` rows: their clients may be about to send more.
+    pub fn answered(&self, rows: usize) {
+        lock(&self.state).returning += rows;
+    }
+
+    /// The next batch and the plan (batch size) to run it in, in arrival order, as the policy
+    /// decides on `costs`; `free_since`: when this worker finished its last batch. None once
+    /// draining and empty. Blocks (this is a worker's own thread, never the async runtime).
+    pub fn take(&self, costs: &dyn CostModel, free_since: Instant) -> Option<(Vec<Slice>, usize)> {
         let mut s = lock(&self.state);
         loop {
             // Skip jobs nobody waits for any more.
@@ -266,18 +284,33 @@ impl Queue {
                 s = self.wake.wait(s).unwrap_or_else(|e| e.into_inner());
                 continue;
             };
-            let due = front.enqueued + self.max_delay;
+            // The oldest row's extra wait: from when it arrived or the worker freed, if later.
             let now = Instant::now();
-            if s.rows < max_rows && !s.draining && !s.hurry && now < due {
-                s = self
-                    .wake
-                    .wait_timeout(s, due - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-                continue;
-            }
+            let since = front.enqueued.max(free_since);
+            let budget = if s.draining || s.hurry {
+                Duration::ZERO
+            } else {
+                self.max_delay
+                    .saturating_sub(now.saturating_duration_since(since))
+            };
+            let (want, plan) = match decide(costs, s.rows, budget, s.returning) {
+                Decision::Run { rows, plan } => (rows, plan),
+                Decision::Wait(t) => {
+                    let rows = s.rows;
+                    s = self
+                        .wake
+                        .wait_timeout(s, t)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    if s.rows == rows && now.elapsed() >= t {
+                        // Nobody came back in time: stop expecting them.
+                        s.returning = 0;
+                    }
+                    continue;
+                }
+            };
             let mut slices = Vec::new();
-            let mut want = max_rows;
+            let mut want = want;
             while want > 0 {
                 let Some(front) = s.jobs.front().cloned() else {
                     break;
@@ -302,7 +335,7 @@ impl Queue {
             if s.rows > 0 {
                 self.wake.notify_one();
             }
-            return Some(slices);
+            return Some((slices, plan));
         }
     }
 }
@@ -310,6 +343,13 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::app::serve::policy::MeasuredCosts;
+
+    /// Plans 1, 4 with costs that make every split take the largest run first.
+    fn plans_1_4() -> MeasuredCosts {
+        MeasuredCosts::new(vec![1, 4], vec![1.0, 2.0])
+    }
 
     fn job(count: usize) -> (Arc<Job>, oneshot::Receiver<Result<Answer, ApiError>>) {
         Job::new(Rows::Tensor(vec![0.0; count]), count, 1, false)
@@ -324,7 +364,7 @@ mod tests {
         q.push(b).unwrap();
         let mut batches = Vec::new();
         q.drain();
-        while let Some(slices) = q.take(4) {
+        while let Some((slices, _)) = q.take(&plans_1_4(), Instant::now()) {
             batches.push(slices.iter().map(|s| s.range.clone()).collect::<Vec<_>>());
             for s in &slices {
                 // Each row's "logit" is its request's own row index plus a tag per request.
@@ -340,6 +380,75 @@ mod tests {
         );
         let b = rb.try_recv().unwrap().unwrap().logits;
         assert_eq!(b, [200.0, 201.0, 202.0, 203.0, 204.0, 205.0]);
+    }
+
+    /// Random request sizes, pushes interleaved with takes under random plan costs (so splits and
+    /// pads vary), batches delivered out of order as two workers would: every request gets
+    /// exactly its own rows, in order.
+    #[test]
+    fn rows_return_in_order_under_random_interleavings() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as usize
+        };
+        for round in 0..50 {
+            let costs = MeasuredCosts::new(
+                vec![1, 2, 4, 8],
+                (0..4).map(|_| 1.0 + rng(100) as f64).collect(),
+            );
+            let q = Queue::new(1000, Duration::ZERO, 2, Arc::default());
+            let mut pending = Vec::new();
+            let mut receivers = Vec::new();
+            for id in 0..30 {
+                let count = 1 + rng(11);
+                let (j, rx) = Job::new(Rows::Tensor(vec![id as f32]), count, 2, false);
+                q.push(j).unwrap();
+                receivers.push((id, count, rx));
+                // Sometimes a worker takes a batch now, and sometimes one finishes.
+                while rng(3) == 0 && lock(&q.state).rows > 0 {
+                    if let Some((slices, plan)) = q.take(&costs, Instant::now()) {
+                        let rows: usize = slices.iter().map(|s| s.range.len()).sum();
+                        assert!(
+                            rows <= plan,
+                            "round {round}: {rows} rows in the {plan}-plan"
+                        );
+                        pending.push(slices);
+                    }
+                }
+                if !pending.is_empty() && rng(2) == 0 {
+                    let batch = pending.swap_remove(rng(pending.len() as u64));
+                    deliver_tagged(&batch);
+                }
+            }
+            q.drain();
+            while let Some((slices, _)) = q.take(&costs, Instant::now()) {
+                pending.push(slices);
+            }
+            while !pending.is_empty() {
+                let batch = pending.swap_remove(rng(pending.len() as u64));
+                deliver_tagged(&batch);
+            }
+            for (id, count, mut rx) in receivers {
+                let got = rx.try_recv().expect("answered").unwrap().logits;
+                let want: Vec<f32> = (0..count).flat_map(|r| [id as f32, r as f32]).collect();
+                assert_eq!(got, want, "round {round}: request {id}");
+            }
+        }
+    }
+
+    /// Each row's two "logits": its request's id (the job's one tensor value) and its row index
+    /// in that request.
+    fn deliver_tagged(slices: &[Slice]) {
+        for s in slices {
+            let Rows::Tensor(tag) = &s.job.rows else {
+                unreachable!()
+            };
+            let rows: Vec<f32> = s.range.clone().flat_map(|r| [tag[0], r as f32]).collect();
+            s.job.deliver(s.range.clone(), &rows, 1);
+        }
     }
 
     #[test]

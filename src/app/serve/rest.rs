@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use super::infer::{infer, ServerState};
 use super::metadata;
-use super::protocol::{ApiError, InferCall, InferInput, RequestedOutput, TensorData};
+use super::protocol::ApiError;
+use super::rest_request::{parse_request, RestCall};
 
 const HEADER_LENGTH: &str = "inference-header-content-length";
 
@@ -182,10 +183,14 @@ async fn infer_http(
     let body = axum::body::to_bytes(body, state.max_body)
         .await
         .map_err(|_| too_large())?;
-    let (call, binary_default, allow_non_finite) =
-        parse_request(headers, &body).inspect_err(|_| {
-            super::metrics::ModelMetrics::add(&model.metrics.request_failure, 1);
-        })?;
+    let header_length = headers.get(HEADER_LENGTH).map(HeaderValue::as_bytes);
+    let RestCall {
+        call,
+        binary_default,
+        allow_non_finite,
+    } = parse_request(header_length, &body).inspect_err(|_| {
+        super::metrics::ModelMetrics::add(&model.metrics.request_failure, 1);
+    })?;
     let result = infer(state, &model, call, allow_non_finite).await?;
     let mut outputs = Vec::new();
     let mut binary = Vec::new();
@@ -229,134 +234,4 @@ async fn infer_http(
         Bytes::from(bytes),
     )
         .into_response())
-}
-
-fn param<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object.get("parameters")?.get(name)
-}
-
-/// The request's JSON head and binary tail: (call, binary outputs by default, allow non-finite).
-fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<(InferCall, bool, bool), ApiError> {
-    let json_len = match headers.get(HEADER_LENGTH) {
-        Some(v) => {
-            let n = v
-                .to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .ok_or_else(|| {
-                    ApiError::bad("Inference-Header-Content-Length is not a byte count")
-                })?;
-            if n > body.len() {
-                return Err(ApiError::bad(format!(
-                    "Inference-Header-Content-Length {n} is past the body's {} bytes",
-                    body.len()
-                )));
-            }
-            n
-        }
-        None => body.len(),
-    };
-    let head: Value = serde_json::from_slice(&body[..json_len])
-        .map_err(|e| ApiError::bad(format!("the request is not valid JSON: {e}")))?;
-    if !head.is_object() {
-        return Err(ApiError::bad("the request must be a JSON object"));
-    }
-    let mut binary = &body[json_len..];
-    let flag = |v: Option<&Value>| v.and_then(Value::as_bool);
-    let binary_default = flag(param(&head, "binary_data_output")).unwrap_or(false);
-    let allow_non_finite = flag(param(&head, "allow_non_finite")).unwrap_or(false);
-    let id = head.get("id").and_then(Value::as_str).map(str::to_string);
-    let empty = Vec::new();
-    let inputs_json = match head.get("inputs") {
-        Some(Value::Array(a)) => a,
-        Some(_) => return Err(ApiError::bad("`inputs` must be an array")),
-        None => &empty,
-    };
-    let mut inputs = Vec::new();
-    for (i, input) in inputs_json.iter().enumerate() {
-        let name = input
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::bad(format!("input {i} has no `name`")))?
-            .to_string();
-        let datatype = input
-            .get("datatype")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::bad(format!("input `{name}` has no `datatype`")))?
-            .to_string();
-        let shape = input
-            .get("shape")
-            .and_then(Value::as_array)
-            .and_then(|s| s.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
-            .ok_or_else(|| {
-                ApiError::bad(format!(
-                    "input `{name}`: `shape` must be an array of integers"
-                ))
-            })?;
-        let data = match param(input, "binary_data_size") {
-            Some(size) => {
-                let size = size
-                    .as_u64()
-                    .map(|s| s as usize)
-                    .filter(|&s| s <= binary.len())
-                    .ok_or_else(|| {
-                        ApiError::bad(format!(
-                            "input `{name}`: binary_data_size {size} is more than the {} \
-                             byte(s) of binary data left",
-                            binary.len()
-                        ))
-                    })?;
-                let (mine, rest) = binary.split_at(size);
-                binary = rest;
-                TensorData::Raw(mine.to_vec())
-            }
-            None => TensorData::Json(input.get("data").cloned().ok_or_else(|| {
-                ApiError::bad(format!("input `{name}` has neither `data` nor binary data"))
-            })?),
-        };
-        inputs.push(InferInput {
-            name,
-            datatype,
-            shape,
-            data,
-        });
-    }
-    let outputs = match head.get("outputs") {
-        Some(Value::Array(list)) => list
-            .iter()
-            .enumerate()
-            .map(|(i, o)| requested_output(i, o))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(ApiError::bad("`outputs` must be an array")),
-        None => Vec::new(),
-    };
-    Ok((
-        InferCall {
-            id,
-            inputs,
-            outputs,
-        },
-        binary_default,
-        allow_non_finite,
-    ))
-}
-
-fn requested_output(i: usize, o: &Value) -> Result<RequestedOutput, ApiError> {
-    let name = o
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad(format!("output {i} has no `name`")))?
-        .to_string();
-    let classification = match param(o, "classification") {
-        None => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| {
-            ApiError::bad(format!("output `{name}`: classification must be a count"))
-        })? as usize),
-    };
-    let binary = param(o, "binary_data").and_then(Value::as_bool);
-    Ok(RequestedOutput {
-        name,
-        binary,
-        classification,
-    })
 }

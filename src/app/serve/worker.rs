@@ -1,7 +1,8 @@
 //! A GPU worker: one thread per model and adapter that owns the device, the model and one plan
-//! per batch size (a plan takes one run at a time, and this thread is its only user). It takes
-//! batches from the model's queue, pads each to the smallest plan that holds it, runs it and
-//! hands every row back to its request. GPU waits block this thread only, never the async
+//! per batch size (a plan takes one run at a time, and this thread is its only user). It times
+//! each plan at warm-up and after every run (`policy::MeasuredCosts`), takes batches from the
+//! model's queue as the batching policy decides on those costs, runs each in the plan chosen
+//! (padding the rest) and hands every row back to its request. GPU waits block this thread only, never the async
 //! runtime.
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::plan::Plan;
 use crate::preprocess::PreprocessConfig;
 
 use super::metrics::ModelMetrics;
+use super::policy::{CostModel, MeasuredCosts};
 use super::protocol::ApiError;
 use super::queue::{Queue, Rows, Slice};
 
@@ -24,6 +26,8 @@ pub struct Worker {
     /// Ascending batch sizes.
     plans: Vec<Plan>,
     preprocessor: ImagePreprocessor,
+    /// Each plan's time per run, measured.
+    costs: MeasuredCosts,
 }
 
 /// What a worker reports once it is warm.
@@ -32,6 +36,8 @@ pub struct WorkerInfo {
     /// The largest RGBA8 image (bytes) the device takes as one binding.
     pub max_image_bytes: u64,
     pub gpu_timer: bool,
+    /// Each plan's batch, warm-up time (ms) and activation memory (bytes).
+    pub plans: Vec<(usize, f64, u64)>,
 }
 
 impl Worker {
@@ -49,9 +55,21 @@ impl Worker {
             .iter()
             .map(|&b| model.plan(b, size.0, size.1))
             .collect::<Result<Vec<_>>>()?;
+        // The first run pays one-time costs; the best of the next two is the plan's time (one
+        // run alone is at the mercy of a load spike on a shared machine).
+        let mut measured = Vec::new();
         for plan in &plans {
-            plan.run(&vec![0.0; plan.input_len()])?;
+            let input = vec![0.0; plan.input_len()];
+            plan.run(&input)?;
+            let mut best = f64::INFINITY;
+            for _ in 0..2 {
+                let start = Instant::now();
+                plan.run(&input)?;
+                best = best.min(start.elapsed().as_secs_f64() * 1e6);
+            }
+            measured.push(best);
         }
+        let costs = MeasuredCosts::new(batches.to_vec(), measured);
         let preprocessor = ImagePreprocessor::new(&ctx, &model.ctx.pipelines, preprocess)?;
         let info = WorkerInfo {
             device: ctx.describe(),
@@ -60,6 +78,10 @@ impl Worker {
                 .max_storage_buffer_binding_size
                 .min(ctx.limits.max_buffer_size),
             gpu_timer: plans.iter().all(Plan::has_gpu_timer),
+            plans: plans
+                .iter()
+                .map(|p| (p.batch, costs.cost_us(p.batch) / 1e3, p.activation_bytes))
+                .collect(),
         };
         Ok((
             Worker {
@@ -67,26 +89,27 @@ impl Worker {
                 model,
                 plans,
                 preprocessor,
+                costs,
             },
             info,
         ))
     }
 
-    fn max_batch(&self) -> usize {
-        self.plans.last().map_or(1, |p| p.batch)
-    }
-
     /// Serve batches until the queue is drained and closed, or the device is lost.
-    pub fn run(self, queue: Arc<Queue>, metrics: Arc<ModelMetrics>) {
-        while let Some(slices) = queue.take(self.max_batch()) {
+    pub fn run(mut self, queue: Arc<Queue>, metrics: Arc<ModelMetrics>) {
+        let mut free_since = Instant::now();
+        while let Some((slices, plan)) = queue.take(&self.costs, free_since) {
             let rows: usize = slices.iter().map(|s| s.range.len()).sum();
             let start = Instant::now();
             for s in &slices {
                 s.job.started(start);
             }
-            match self.run_batch(&slices, rows) {
+            let result = self.run_batch(&slices, rows, plan);
+            free_since = Instant::now();
+            match result {
                 Ok((plan_batch, logits, gpu_ms)) => {
                     let wall_us = start.elapsed().as_micros() as u64;
+                    self.costs.record(plan_batch, wall_us as f64);
                     let compute_us = gpu_ms.map_or(wall_us, |ms| (ms * 1e3) as u64);
                     ModelMetrics::add(&metrics.exec_count, 1);
                     ModelMetrics::add(&metrics.inference_count, rows as u64);
@@ -99,6 +122,7 @@ impl Worker {
                         );
                     }
                     self.deliver(&slices, &logits, compute_us);
+                    queue.answered(rows);
                 }
                 Err(Error::DeviceLost { adapter, reason }) => {
                     let why = format!("the GPU device `{adapter}` was lost ({reason})");
@@ -148,13 +172,19 @@ impl Worker {
         }
     }
 
-    /// Fill the smallest plan that holds `rows` (tensor rows written, images preprocessed on the
-    /// GPU, padding zeroed) and run it: (plan batch, logits of the real rows, GPU ms).
-    fn run_batch(&self, slices: &[Slice], rows: usize) -> Result<(usize, Vec<f32>, Option<f64>)> {
-        let plan =
-            self.plans.iter().find(|p| p.batch >= rows).ok_or_else(|| {
-                Error::Input(format!("batch of {rows} rows over the largest plan"))
-            })?;
+    /// Fill the plan of `plan` rows (tensor rows written, images preprocessed on the GPU,
+    /// padding zeroed) and run it: (plan batch, logits of the real rows, GPU ms).
+    fn run_batch(
+        &self,
+        slices: &[Slice],
+        rows: usize,
+        plan: usize,
+    ) -> Result<(usize, Vec<f32>, Option<f64>)> {
+        let plan = self
+            .plans
+            .iter()
+            .find(|p| p.batch == plan && p.batch >= rows)
+            .ok_or_else(|| Error::Input(format!("no plan of {plan} rows for {rows} rows")))?;
         let ctx: &GpuContext = &self.model.ctx;
         ctx.ensure_alive()?;
         let row_len = 3 * plan.height * plan.width;
