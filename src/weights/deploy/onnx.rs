@@ -4,7 +4,8 @@
 
 use prost::Message;
 
-use super::pdmodel::{format_error, pair};
+use super::paddle_attrs::pair;
+use super::pdmodel::format_error;
 use super::program::{foreign_op_reason, DeployFormat, Op, OpKind, Program};
 use super::proto::{onnx_type, AttributeProto, ModelProto, NodeProto, TensorProto};
 use crate::error::Result;

@@ -4,7 +4,6 @@
 //! dropout that scales at inference) becomes `Unsupported`, naming the first such attribute, so
 //! a model that is not the ResNet we compute is refused rather than answered.
 
-use super::pdmodel::{auto_pad, paddle_pads, pair};
 use super::program::OpKind;
 
 /// Reading one op's attributes by name (absent: `None` / empty).
@@ -100,4 +99,29 @@ pub fn unhonoured(op_type: &str, a: &dyn PaddleAttrs) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// `[a, b]` from a 2-list (or a 1-list repeated); `fill` when absent.
+pub fn pair(v: &[i64], fill: i64) -> [i64; 2] {
+    match v {
+        [a, b, ..] => [*a, *b],
+        [a] => [*a, *a],
+        [] => [fill, fill],
+    }
+}
+
+/// Paddle's paddings: `[h, w]` or `[top, bottom, left, right]` -> top, left, bottom, right.
+pub fn paddle_pads(v: &[i64]) -> [i64; 4] {
+    match v {
+        [t, b, l, r] => [*t, *l, *b, *r],
+        _ => {
+            let [h, w] = pair(v, 0);
+            [h, w, h, w]
+        }
+    }
+}
+
+/// `padding_algorithm` unless it is the explicit default.
+pub fn auto_pad(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty() && s != "EXPLICIT")
 }

@@ -3,7 +3,7 @@
 
 use prost::Message;
 
-use super::paddle_attrs;
+use super::paddle_attrs::{self, auto_pad, paddle_pads, pair};
 use super::pdiparams::ParamDecl;
 use super::program::{foreign_op_reason, DeployFormat, Op, OpKind};
 use super::proto::{var_type, OpDesc, ProgramDesc};
@@ -153,31 +153,6 @@ impl Attrs<'_> {
     fn str(&self, name: &str) -> Option<String> {
         self.find(name).and_then(|a| a.s.clone())
     }
-}
-
-/// `[a, b]` from a 2-list (or a 1-list repeated); `fill` when absent.
-pub fn pair(v: &[i64], fill: i64) -> [i64; 2] {
-    match v {
-        [a, b, ..] => [*a, *b],
-        [a] => [*a, *a],
-        [] => [fill, fill],
-    }
-}
-
-/// Paddle's paddings: `[h, w]` or `[top, bottom, left, right]` -> top, left, bottom, right.
-pub fn paddle_pads(v: &[i64]) -> [i64; 4] {
-    match v {
-        [t, b, l, r] => [*t, *l, *b, *r],
-        _ => {
-            let [h, w] = pair(v, 0);
-            [h, w, h, w]
-        }
-    }
-}
-
-/// `padding_algorithm` unless it is the explicit default.
-pub fn auto_pad(v: Option<String>) -> Option<String> {
-    v.filter(|s| !s.is_empty() && s != "EXPLICIT")
 }
 
 fn convert(index: usize, desc: &OpDesc) -> Op {

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::paddle_attrs;
+use super::paddle_attrs::{self, auto_pad, paddle_pads, pair};
 use super::pdiparams::ParamDecl;
-use super::pdmodel::{auto_pad, format_error, paddle_pads, pair, ParsedProgram};
+use super::pdmodel::{format_error, ParsedProgram};
 use super::program::{foreign_op_reason, DeployFormat, Op, OpKind};
 use crate::error::Result;
 
