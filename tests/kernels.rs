@@ -307,31 +307,52 @@ fn max_pool_matches_reference() {
     }
 }
 
+/// The head (pool pass, then the FC with several images per lane) on Vulkan and GL, in every
+/// storage: ImageNet heads, fine-tuned heads with odd class counts, batches that fill one FC
+/// lane's images (3, 8) and ones spread over two with a padded image (9).
 #[test]
 fn head_matches_reference() {
     let mut rng = Rng::new(9);
-    // (n, features, h, w, classes): ImageNet heads, a fine-tuned head, odd sizes
-    for &(n, c, h, w, classes) in &[
+    // (n, features, h, w, classes)
+    let shapes = [
         (2, 2048, 7, 7, 1000),
         (1, 512, 7, 7, 1000),
         (3, 512, 1, 1, 10),
         (1, 8, 3, 2, 7),
         (2, 2048, 10, 10, 102),
-    ] {
-        let x: Activation = random_activation(&mut rng, n, c, h, w);
-        let fc_w: Vec<f32> = (0..c * classes).map(|_| rng.uniform() * 0.05).collect();
-        let fc_b: Vec<f32> = (0..classes).map(|_| rng.uniform()).collect();
-        let want = reference::head(&x, &fc_w, &fc_b);
-        for storage in storages() {
-            let got = head_once(ctx(), storage, &x, &fc_w, &fc_b).unwrap();
-            // f16 storage of features and weights; sums stay f32 in this kernel
-            let tol = tolerance(storage, Compared::Head);
-            let err = rel_err(&got, &want);
-            assert!(
-                err <= tol,
-                "head {n}x{c}x{h}x{w}->{classes} {}: rel err {err:.2e} > {tol:.2e}",
-                storage.name()
-            );
+        (8, 64, 2, 2, 102),
+        (9, 12, 3, 3, 7),
+    ];
+    let cases: Vec<_> = shapes
+        .iter()
+        .map(|&(n, c, h, w, classes)| {
+            let x: Activation = random_activation(&mut rng, n, c, h, w);
+            let fc_w: Vec<f32> = (0..c * classes).map(|_| rng.uniform() * 0.05).collect();
+            let fc_b: Vec<f32> = (0..classes).map(|_| rng.uniform()).collect();
+            let want = reference::head(&x, &fc_w, &fc_b);
+            (x, fc_w, fc_b, want)
+        })
+        .collect();
+    for (ctx, storages) in [(ctx(), storages()), (gl_ctx(), storages_of(gl_ctx()))] {
+        let _turn = (ctx.info.backend == wgpu::Backend::Gl).then(gl_exclusive);
+        for (x, fc_w, fc_b, want) in &cases {
+            for &storage in &storages {
+                let got = head_once(ctx, storage, x, fc_w, fc_b).unwrap();
+                // f16 storage of features and weights; sums stay f32 in this kernel
+                let tol = tolerance(storage, Compared::Head);
+                let err = rel_err(&got, want);
+                assert!(
+                    err <= tol,
+                    "head {}x{}x{}x{}->{} {} on {:?}: rel err {err:.2e} > {tol:.2e}",
+                    x.n,
+                    x.c,
+                    x.h,
+                    x.w,
+                    fc_b.len(),
+                    storage.name(),
+                    ctx.info.backend
+                );
+            }
         }
     }
 }

@@ -146,10 +146,11 @@ fn pool_head_and_preprocess_params_match_their_wgsl() {
         c4,
         classes4,
         classes,
-        bias_offset
+        bias_offset,
+        batch
     });
     assert_same_layout(
-        &head::specialization(Storage::F32, 2048),
+        &head::specialization(Storage::F32, 2048, head::Stage::Fc { images: 8 }),
         "Params",
         &head_host,
     );

@@ -520,7 +520,8 @@ pub fn kernel_cases() -> Vec<KernelCase> {
             .iter()
             .map(|&(shape, why)| KernelCase::max_pool(&mut rng, shape, why)),
     );
-    // (n, features, h, w, classes): the ImageNet heads at 224 and 320, fine-tuned heads, odd maps.
+    // (n, features, h, w, classes): the ImageNet heads at 224 and 320, fine-tuned heads, odd maps,
+    // a batch the FC spreads over two lanes' images (9 = 2 x 5, one padded).
     let heads = [
         (2, 512, 7, 7, 1000),
         (2, 2048, 7, 7, 1000),
@@ -528,6 +529,7 @@ pub fn kernel_cases() -> Vec<KernelCase> {
         (3, 512, 1, 1, 10),
         (1, 8, 3, 2, 7),
         (2, 2048, 2, 2, 102),
+        (9, 12, 3, 3, 7),
     ];
     cases.extend(heads.iter().map(|&h| KernelCase::head(&mut rng, h)));
     cases

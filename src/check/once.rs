@@ -334,18 +334,7 @@ fn conv_once_as(
     if let Some(view) = &wino_texture {
         data.push((Resource::WinogradWeights(0), Data::Texture(view)));
     }
-    // Winograd's stages before the last: each one's output (a scratch slot) is the next's input.
-    for stage in &ops {
-        let out = *stage
-            .bindings
-            .last()
-            .expect("every kernel writes its last binding");
-        let Resource::Scratch { bytes, .. } = out else {
-            return Err(Error::Input("a staged conv must write scratch".into()));
-        };
-        let written = dispatch_once(ctx, stage, &data, out, bytes)?;
-        data.push((out, Data::Bytes(written)));
-    }
+    run_stages(ctx, &ops, &mut data)?;
     let out_bytes = (x.n * ho * wo * conv::c4(layer.cout)) as u64 * storage.bytes_per_4();
     let bytes = dispatch_once(ctx, &op, &data, Resource::Tensor(output), out_bytes)?;
     Ok(from_nhwc4(
@@ -355,6 +344,30 @@ fn conv_once_as(
         ho,
         wo,
     ))
+}
+
+/// The stages of a multi-dispatch op before its last (Winograd's transforms, the head's
+/// pool): each one's output (a scratch slot) becomes an input of those after it.
+fn run_stages<'a>(
+    ctx: &GpuContext,
+    stages: &[OpDispatch],
+    data: &mut Vec<(Resource, Data<'a>)>,
+) -> Result<()> {
+    for stage in stages {
+        let out = *stage
+            .bindings
+            .last()
+            .expect("every kernel writes its last binding");
+        let Resource::Scratch { bytes, .. } = out else {
+            return Err(Error::Input(format!(
+                "a staged {} op must write scratch",
+                stage.family
+            )));
+        };
+        let written = dispatch_once(ctx, stage, data, out, bytes)?;
+        data.push((out, Data::Bytes(written)));
+    }
+    Ok(())
 }
 
 /// Per-image shape of an activation.
@@ -407,14 +420,16 @@ pub fn head_once(
         storage,
         batch: x.n,
     };
-    let op = head::dispatch(&env, 0, shape_of(x), classes)?;
-    let data = [
+    let mut ops = head::dispatches(&env, 0, shape_of(x), classes)?;
+    let op = ops.pop().expect("the head ends with its FC dispatch");
+    let mut data = vec![
         (
             Resource::Tensor(0),
             Data::Bytes(storage.encode(&to_nhwc4(x))),
         ),
         (Resource::HeadWeights, Data::Bytes(storage.encode(&laid))),
     ];
+    run_stages(ctx, &ops, &mut data)?;
     let bytes = dispatch_once(
         ctx,
         &op,

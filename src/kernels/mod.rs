@@ -80,10 +80,15 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
     }
     specs.push(winograd::specialization(storage, winograd::Stage::Input));
     specs.push(winograd::specialization(storage, winograd::Stage::Output));
-    specs.extend(
-        features
-            .into_iter()
-            .map(|f| head::specialization(storage, f)),
-    );
+    for f in features {
+        specs.push(head::specialization(
+            storage,
+            f,
+            head::Stage::Pool { pixels: 49 },
+        ));
+        for images in [1, head::MAX_IMAGES] {
+            specs.push(head::specialization(storage, f, head::Stage::Fc { images }));
+        }
+    }
     specs
 }

@@ -2,7 +2,7 @@
 
 use crate::arch::Graph;
 use crate::error::{Error, Result};
-use crate::kernels::{head, Storage};
+use crate::kernels::Storage;
 
 /// The storage-binding and workgroup-memory limits a plan of `graph` at `batch` would exceed,
 /// checked before anything is allocated (`Plan::compile` calls it; `bench` calls it for every
@@ -48,15 +48,6 @@ pub fn check_limits(
             what: format!("the logits of batch {batch} x {} classes", graph.classes),
             needed: logits_bytes,
             allowed: max_binding,
-        });
-    }
-    let head_wg = head::workgroup_bytes(graph.features);
-    if head_wg > limits.max_compute_workgroup_storage_size as u64 {
-        return Err(Error::Limit {
-            limit: "max_compute_workgroup_storage_size",
-            what: format!("the head's {} pooled features", graph.features),
-            needed: head_wg,
-            allowed: limits.max_compute_workgroup_storage_size as u64,
         });
     }
     Ok(())

@@ -213,12 +213,9 @@ fn lay_out(
                 output,
                 graph.tensors[output],
             )?],
-            Op::Head { input, .. } => vec![head::dispatch(
-                env,
-                input,
-                graph.tensors[input],
-                model.classes,
-            )?],
+            Op::Head { input, .. } => {
+                head::dispatches(env, input, graph.tensors[input], model.classes)?
+            }
         };
         // Every dispatch of a conv (Winograd's three) carries the conv's tile.
         convs.extend(std::iter::repeat_n(conv_tile, laid.len()));
