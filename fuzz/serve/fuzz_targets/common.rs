@@ -6,6 +6,7 @@ use gpu_resnet::app::serve::protocol::{self, InferCall, InputSpec, Payload};
 
 pub fn decode_call(call: InferCall, allow_non_finite: bool) {
     let spec = InputSpec {
+        tensor_name: protocol::TENSOR_INPUT.into(),
         height: 2,
         width: 2,
         classes: 3,
