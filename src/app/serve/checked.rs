@@ -3,7 +3,7 @@
 //! memory from a client's number: buffers grow with the data actually received, and the number
 //! is then compared with what arrived.
 
-use super::protocol::ApiError;
+use super::api_error::ApiError;
 
 /// What one request may ask of the server beyond its body size (`--max-body`).
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use super::checked::RequestLimits;
 use super::metrics::ModelMetrics;
 use super::models::ServedModel;
-use super::protocol::{self, ApiError, InferCall, OutputTensor, Payload};
+use super::outputs::{self, OutputTensor};
+use super::protocol::{self, ApiError, InferCall, Payload};
 use super::queue::{Job, Rows};
 
 /// The server's models and limits, shared by every handler.
@@ -87,7 +88,7 @@ async fn infer_inner(
             model.name
         )));
     }
-    protocol::check_outputs(&call.outputs)?;
+    outputs::check_outputs(&call.outputs)?;
     let spec = &model.input;
     let limits = state.limits;
     let payload = protocol::decode_inputs(call.inputs, spec, &limits, allow_non_finite)?;
@@ -131,7 +132,7 @@ async fn infer_inner(
     ModelMetrics::add(&model.metrics.queue_duration_us, answer.queue_us);
     Ok(InferResult {
         id: call.id,
-        outputs: protocol::encode_outputs(
+        outputs: outputs::encode_outputs(
             &call.outputs,
             answer.logits,
             count,

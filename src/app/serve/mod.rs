@@ -10,6 +10,7 @@
 //! `metrics`; `loadgen` and `soak` are the load generator. The GPU work runs on dedicated
 //! threads; the async runtime only awaits answers.
 
+pub mod api_error;
 pub mod checked;
 pub mod config;
 pub mod grpc;

@@ -3,45 +3,10 @@
 //! from an [`InferOutputs`]. Every refusal is an [`ApiError`] naming the input, shape or datatype
 //! at fault.
 
-use std::fmt;
-
 use half::f16;
 
+pub use super::api_error::ApiError;
 use super::checked::{self, byte_size, element_count, shape_text, RequestLimits};
-
-/// A refusal with the HTTP status it maps to (gRPC maps it to a status code).
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: u16,
-    pub message: String,
-    /// Seconds a client should wait before retrying (queue full).
-    pub retry_after: Option<u32>,
-}
-
-impl ApiError {
-    pub fn new(status: u16, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-    pub fn bad(message: impl Into<String>) -> Self {
-        Self::new(400, message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(404, message)
-    }
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(503, message)
-    }
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
 
 /// An input tensor's elements as the transport delivered them.
 #[derive(Debug)]
@@ -80,8 +45,6 @@ pub struct InferCall {
     /// Empty: every output, as the protocol says.
     pub outputs: Vec<RequestedOutput>,
 }
-
-pub use super::outputs::{check_outputs, encode_outputs, OutputData, OutputTensor};
 
 /// The names the served models use for their tensors (the tensor input's is the model file's,
 /// `x` for checkpoints and synthetic weights).
