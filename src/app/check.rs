@@ -65,7 +65,10 @@ fn add_software_drivers() {
     }
     let mesa25 = mesa25_dir().join("lvp_icd.json");
     let drivers: Vec<String> = [
-        ("SwiftShader's Vulkan driver", PathBuf::from(SWIFTSHADER_ICD)),
+        (
+            "SwiftShader's Vulkan driver",
+            PathBuf::from(SWIFTSHADER_ICD),
+        ),
         ("Mesa 25's lavapipe", mesa25),
     ]
     .into_iter()
