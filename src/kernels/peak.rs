@@ -234,11 +234,13 @@ pub fn fma_gflops(ctx: &GpuContext, storage: Storage, shape: FmaShape) -> Result
 }
 
 /// The FMA peak of one arithmetic type, and the kernel shape that reached it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct FmaPeak {
     pub gflops: f64,
     /// Its loop sized for [`MEASURE_FLOPS`]: pass it to [`fma_gflops`] to measure again.
     pub shape: FmaShape,
+    /// Every shape the sweep timed, with its rate (GFLOP/s), in sweep order.
+    pub tried: Vec<(FmaShape, f64)>,
 }
 
 /// The FMA peak in `storage`'s arithmetic: every (chains, width) of [`CHAIN_SHAPES`] at the
@@ -246,36 +248,33 @@ pub struct FmaPeak {
 /// dispatches of [`SWEEP_FLOPS`] each), then the best shape with a 4x longer loop (three
 /// dispatches of [`MEASURE_FLOPS`]); the highest rate of all. About 2 s on lavapipe.
 pub fn fma_peak(ctx: &GpuContext, storage: Storage) -> Result<FmaPeak> {
-    fn consider(
-        best: &mut Option<FmaPeak>,
-        ctx: &GpuContext,
-        storage: Storage,
-        shape: FmaShape,
-        runs: u32,
-    ) -> Result<()> {
+    let mut tried = Vec::new();
+    let mut consider = |best: &mut Option<(FmaShape, f64)>, shape: FmaShape, runs: u32| {
         let gflops = fma_run(ctx, storage, shape, THREADS, runs)?;
-        if best.as_ref().is_none_or(|b| gflops > b.gflops) {
-            *best = Some(FmaPeak { gflops, shape });
+        tried.push((shape, gflops));
+        if best.is_none_or(|(_, b)| gflops > b) {
+            *best = Some((shape, gflops));
         }
-        Ok(())
-    }
+        Result::Ok(())
+    };
     let mut best = None;
     for (chains, width) in CHAIN_SHAPES {
         let shape = FmaShape::new(chains, width, WORKGROUP, SWEEP_FLOPS);
-        consider(&mut best, ctx, storage, shape, 2)?;
+        consider(&mut best, shape, 2)?;
     }
-    let chosen = best.expect("the sweep measured a shape").shape;
+    let (chosen, _) = best.expect("the sweep measured a shape");
     let allowed = ctx.limits.max_compute_invocations_per_workgroup;
     for workgroup in WORKGROUP_SIZES.into_iter().filter(|&w| w <= allowed) {
         let shape = FmaShape::new(chosen.chains, chosen.width, workgroup, SWEEP_FLOPS);
-        consider(&mut best, ctx, storage, shape, 2)?;
+        consider(&mut best, shape, 2)?;
     }
-    let chosen = best.expect("the sweep measured a shape").shape;
-    consider(&mut best, ctx, storage, chosen.with_flops(MEASURE_FLOPS), 3)?;
-    let best = best.expect("the sweep measured a shape");
+    let (chosen, _) = best.expect("the sweep measured a shape");
+    consider(&mut best, chosen.with_flops(MEASURE_FLOPS), 3)?;
+    let (shape, gflops) = best.expect("the sweep measured a shape");
     Ok(FmaPeak {
-        gflops: best.gflops,
-        shape: best.shape.with_flops(MEASURE_FLOPS),
+        gflops,
+        shape: shape.with_flops(MEASURE_FLOPS),
+        tried,
     })
 }
 

@@ -98,6 +98,9 @@ pub struct BenchArgs {
 pub struct PeakArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// Print every FMA kernel shape the sweep timed, with its rate.
+    #[arg(long)]
+    pub shapes: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -186,13 +189,16 @@ struct Report<'a> {
 }
 
 /// Measured ceilings of the adapter.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Peak {
     pub fp32_gflops: f64,
     pub fp16_gflops: Option<f64>,
     /// The FMA kernel shapes that reached them (bench measures them again between runs).
     pub fp32_shape: FmaShape,
     pub fp16_shape: Option<FmaShape>,
+    /// Every shape each sweep timed, with its rate (GFLOP/s).
+    #[serde(skip)]
+    pub tried: Vec<(&'static str, FmaShape, f64)>,
     pub bandwidth_gbs: f64,
     /// Fixed cost of one (empty) dispatch in a pass, microseconds.
     pub dispatch_us: f64,
@@ -207,11 +213,18 @@ pub fn measure_peak(ctx: &GpuContext) -> Result<Peak> {
         None
     };
     let fp32 = kernels::peak::fma_peak(ctx, Storage::F32)?;
+    let tried = (fp32.tried.iter().map(|&(s, g)| ("FP32", s, g)))
+        .chain(
+            fp16.iter()
+                .flat_map(|p| p.tried.iter().map(|&(s, g)| ("FP16", s, g))),
+        )
+        .collect();
     Ok(Peak {
         fp32_gflops: fp32.gflops,
-        fp16_gflops: fp16.map(|p| p.gflops),
+        fp16_gflops: fp16.as_ref().map(|p| p.gflops),
         fp32_shape: fp32.shape,
-        fp16_shape: fp16.map(|p| p.shape),
+        fp16_shape: fp16.as_ref().map(|p| p.shape),
+        tried,
         bandwidth_gbs: kernels::peak::copy_gbs(ctx)?,
         dispatch_us: kernels::peak::dispatch_overhead_us(ctx)?,
     })
@@ -230,6 +243,11 @@ pub fn peak(args: PeakArgs) -> Result<()> {
             println!("FP16 FMA peak: {f:.1} GFLOP/s (native f16 arithmetic; {shape})")
         }
         _ => println!("FP16 FMA peak: n/a (no SHADER_F16; FP16 runs packed, computing in f32)"),
+    }
+    if args.shapes {
+        for (what, shape, gflops) in &p.tried {
+            println!("  {what} {gflops:7.1} GFLOP/s  {shape}");
+        }
     }
     println!("copy bandwidth: {:.1} GB/s", p.bandwidth_gbs);
     println!(
