@@ -2,7 +2,8 @@
 // CT, from the host's prelude) per invocation, so that the ALUs, not latency, bound it; the
 // host sweeps CHAINS, the vector width and the workgroup size and keeps the fastest (how many
 // independent chains a driver needs to fill its units, and how many it can keep in registers,
-// differ: Mesa 25's lavapipe spilled the 8 x vec4 chains Mesa 22.3 ran at its peak).
+// differ: Mesa 25's lavapipe runs 8 x vec4 chains, Mesa 22.3's best shape, well below its
+// peak, which 16 scalar chains reach).
 // `copy`: a streaming vec4 copy for memory bandwidth.
 //
 // The prelude defines CT (the arithmetic type measured), V (one chain's type) and

@@ -4,9 +4,10 @@
 //!
 //! The FMA peak is the best of a short sweep of the kernel's shape ([`FmaShape`]: independent
 //! chains per invocation, their vector width, the workgroup size, the loop length), as an
-//! independent probe would measure it: one fixed shape reached Mesa 22.3 lavapipe's ceiling but
-//! read a third of it on Mesa 25's (8 chains of vec4 are 32 live 8-lane registers on AVX2,
-//! which has 16), where models then ran at "over 100% of peak".
+//! independent probe would measure it: one fixed shape (8 chains of vec4) reached Mesa 22.3
+//! lavapipe's ceiling but read a third to 60% of Mesa 25's, where 16 chains of scalars win
+//! (likely register pressure: 8 x vec4 is 32 live 8-lane vectors on AVX2, which has 16
+//! registers), and models then ran at "over 100% of peak".
 
 use std::collections::HashMap;
 use std::sync::Mutex;
