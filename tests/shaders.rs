@@ -111,9 +111,14 @@ fn every_specialisation_validates_and_cross_compiles() {
         }
     }
     for storage in [Storage::F32, Storage::F16Native] {
-        count += 1;
-        if let Err(e) = translate(&gpu_resnet::kernels::peak::fma_spec(storage, 64), storage) {
-            failures.push(format!("peak fma [{}]: {e}", storage.name()));
+        for shape in gpu_resnet::kernels::peak::FmaShape::sources() {
+            count += 1;
+            if let Err(e) = translate(
+                &gpu_resnet::kernels::peak::fma_spec(storage, shape),
+                storage,
+            ) {
+                failures.push(format!("peak fma {shape} [{}]: {e}", storage.name()));
+            }
         }
     }
     count += 1;

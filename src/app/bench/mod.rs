@@ -24,7 +24,7 @@ use crate::app::seed::SEED_LATENCY;
 use crate::arch::{self, Graph, ModelSpec, Stage1Shortcut};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::{self, Storage};
+use crate::kernels::{self, peak::FmaShape, Storage};
 use crate::model::{choose_storage, F16Mode, Model, Precision};
 use crate::open::{load_weights, WeightsSource};
 use crate::plan;
@@ -98,6 +98,9 @@ pub struct BenchArgs {
 pub struct PeakArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// Print every FMA kernel shape the sweep timed, with its rate.
+    #[arg(long)]
+    pub shapes: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -137,9 +140,19 @@ pub struct BenchResult {
     pub wall_ms: Stats,
     pub gpu_ms: Option<Stats>,
     pub samples_ms: Vec<f64>,
+    /// GPU time of each run (timestamp queries), where measured.
+    pub gpu_samples_ms: Vec<f64>,
     /// Achieved GFLOP/s from the GPU median where measured, else from the wall median.
     pub gflops: f64,
+    /// Achieved GFLOP/s of the fastest run (GPU time where measured, else wall).
+    pub gflops_best: f64,
+    /// The FMA peak of the arithmetic this row computes in, measured before each of its runs
+    /// (GFLOP/s, in run order).
+    pub peak_samples_gflops: Vec<f64>,
+    /// Best of N on both sides: `gflops_best` over the highest peak sample.
     pub fraction_of_peak: Option<f64>,
+    /// Medians on both sides: `gflops` over the median peak sample.
+    pub fraction_of_peak_median: Option<f64>,
     /// FLOPs of one run (the whole batch).
     pub flops: u64,
     pub params: u64,
@@ -148,7 +161,7 @@ pub struct BenchResult {
     pub convs: usize,
     /// The wall samples' p90 over their minimum.
     pub spread: f64,
-    /// Why this row's figures are not to be trusted (a noisy machine), if they are not.
+    /// Why this row's ratio is not to be trusted (even its best-of-N is unstable), if it is not.
     pub distrust: Option<String>,
 }
 
@@ -176,31 +189,42 @@ struct Report<'a> {
 }
 
 /// Measured ceilings of the adapter.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Peak {
     pub fp32_gflops: f64,
     pub fp16_gflops: Option<f64>,
+    /// The FMA kernel shapes that reached them (bench measures them again between runs).
+    pub fp32_shape: FmaShape,
+    pub fp16_shape: Option<FmaShape>,
+    /// Every shape each sweep timed, with its rate (GFLOP/s).
+    #[serde(skip)]
+    pub tried: Vec<(&'static str, FmaShape, f64)>,
     pub bandwidth_gbs: f64,
     /// Fixed cost of one (empty) dispatch in a pass, microseconds.
     pub dispatch_us: f64,
 }
 
-/// FMA throughput (f32, and f16 where SHADER_F16 exists) and copy bandwidth of the adapter.
+/// FMA throughput (f32, and f16 where SHADER_F16 exists: each the best of a sweep of the
+/// kernel's shape) and copy bandwidth of the adapter.
 pub fn measure_peak(ctx: &GpuContext) -> Result<Peak> {
-    let (groups, iters) = (1024, 1024);
-    let fp16_gflops = if ctx.has(wgpu::Features::SHADER_F16) {
-        Some(kernels::peak::fma_gflops(
-            ctx,
-            Storage::F16Native,
-            groups,
-            iters,
-        )?)
+    let fp16 = if ctx.has(wgpu::Features::SHADER_F16) {
+        Some(kernels::peak::fma_peak(ctx, Storage::F16Native)?)
     } else {
         None
     };
+    let fp32 = kernels::peak::fma_peak(ctx, Storage::F32)?;
+    let tried = (fp32.tried.iter().map(|&(s, g)| ("FP32", s, g)))
+        .chain(
+            fp16.iter()
+                .flat_map(|p| p.tried.iter().map(|&(s, g)| ("FP16", s, g))),
+        )
+        .collect();
     Ok(Peak {
-        fp32_gflops: kernels::peak::fma_gflops(ctx, Storage::F32, groups, iters)?,
-        fp16_gflops,
+        fp32_gflops: fp32.gflops,
+        fp16_gflops: fp16.as_ref().map(|p| p.gflops),
+        fp32_shape: fp32.shape,
+        fp16_shape: fp16.as_ref().map(|p| p.shape),
+        tried,
         bandwidth_gbs: kernels::peak::copy_gbs(ctx)?,
         dispatch_us: kernels::peak::dispatch_overhead_us(ctx)?,
     })
@@ -210,10 +234,20 @@ pub fn peak(args: PeakArgs) -> Result<()> {
     let ctx = args.device.context()?;
     let p = measure_peak(&ctx)?;
     println!("adapter: {}", ctx.describe());
-    println!("FP32 FMA peak: {:.1} GFLOP/s", p.fp32_gflops);
-    match p.fp16_gflops {
-        Some(f) => println!("FP16 FMA peak: {f:.1} GFLOP/s (native f16 arithmetic)"),
-        None => println!("FP16 FMA peak: n/a (no SHADER_F16; FP16 runs packed, computing in f32)"),
+    println!(
+        "FP32 FMA peak: {:.1} GFLOP/s ({})",
+        p.fp32_gflops, p.fp32_shape
+    );
+    match (p.fp16_gflops, p.fp16_shape) {
+        (Some(f), Some(shape)) => {
+            println!("FP16 FMA peak: {f:.1} GFLOP/s (native f16 arithmetic; {shape})")
+        }
+        _ => println!("FP16 FMA peak: n/a (no SHADER_F16; FP16 runs packed, computing in f32)"),
+    }
+    if args.shapes {
+        for (what, shape, gflops) in &p.tried {
+            println!("  {what} {gflops:7.1} GFLOP/s  {shape}");
+        }
     }
     println!("copy bandwidth: {:.1} GB/s", p.bandwidth_gbs);
     println!(
@@ -362,7 +396,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         before: peak.fp32_gflops,
         after: after.fp32_gflops,
     };
-    noise::judge(&mut results, &check, &peak);
+    noise::judge(&mut results);
     let adapter = AdapterReport {
         name: ctx.info.name.clone(),
         backend: format!("{:?}", ctx.info.backend),
@@ -466,9 +500,20 @@ fn time_config(
     }
     let mut wall = Vec::new();
     let mut gpu = Vec::new();
+    let mut peaks = Vec::new();
+    // The peak of the arithmetic this model computes in, measured again before each run: the
+    // host's speed moves minute to minute, and a ratio is honest only against the peak of the
+    // same minutes.
+    let (peak_storage, peak_shape) = match model.storage {
+        Storage::F16Native => (Storage::F16Native, peak.fp16_shape),
+        _ => (Storage::F32, Some(peak.fp32_shape)),
+    };
     let budget = Instant::now();
     // At least one timed run, then more while iterations and the time budget last.
     loop {
+        if let Some(shape) = peak_shape {
+            peaks.push(kernels::peak::fma_gflops(&model.ctx, peak_storage, shape)?);
+        }
         let start = Instant::now();
         let (_, timing) = plan.run_timed(&input)?;
         wall.push(start.elapsed().as_secs_f64() * 1e3);
@@ -481,12 +526,9 @@ fn time_config(
     }
     let wall_ms = Stats::of(&wall).expect("the loop times at least one run");
     let gpu_ms = Stats::of(&gpu);
-    let best_ms = gpu_ms.as_ref().map_or(wall_ms.median, |g| g.median);
-    let gflops = plan.flops() as f64 / (best_ms * 1e-3) / 1e9;
-    let peak_here = match model.storage {
-        Storage::F16Native => peak.fp16_gflops,
-        _ => Some(peak.fp32_gflops),
-    };
+    let median_ms = gpu_ms.as_ref().map_or(wall_ms.median, |g| g.median);
+    let best_ms = gpu_ms.as_ref().map_or(wall_ms.min, |g| g.min);
+    let rate = |ms: f64| plan.flops() as f64 / (ms * 1e-3) / 1e9;
     Ok(BenchResult {
         model: spec.name.clone(),
         arch: spec.arch.name,
@@ -499,8 +541,13 @@ fn time_config(
         wall_ms,
         gpu_ms,
         samples_ms: wall,
-        gflops,
-        fraction_of_peak: peak_here.map(|p| gflops / p),
+        gpu_samples_ms: gpu,
+        gflops: rate(median_ms),
+        gflops_best: rate(best_ms),
+        peak_samples_gflops: peaks,
+        // Filled in by `noise::judge`, from the interleaved peak samples.
+        fraction_of_peak: None,
+        fraction_of_peak_median: None,
         flops: plan.flops(),
         params: spec.arch.params(1000),
         tuned_convs: plan.tuned_convs().0,

@@ -1,25 +1,26 @@
-//! Honest figures on a shared machine: the adapter's peak is measured before and after the
-//! table, ratios use the higher of the two, and rows whose samples spread widely or whose
-//! ratio exceeds the peak are marked as not to be trusted, with the reason.
+//! Honest figures on a shared machine, whose speed moves minute to minute. Each row's ratio
+//! to the FMA peak is taken from best-of-N on both sides: its fastest run over the highest
+//! peak measured between its runs (the medians of both are kept too). A row is marked not to
+//! be trusted only when even that is unstable: its best run or its best peak was seen once
+//! (no other sample within [`NEAR_BEST`] of it), or the ratio exceeds the peak. The peak is
+//! also measured before and after the whole table; a change says the machine's load did.
 
-use super::{BenchResult, Peak};
-use crate::kernels::Storage;
+use super::{BenchResult, Stats};
 
-/// A row whose 90th-percentile sample exceeds its fastest by more than this shared
-/// the machine with other work while it was timed.
-const MAX_SPREAD: f64 = 1.25;
+/// A best-of-N is stable when another of the N lies within this fraction of it.
+const NEAR_BEST: f64 = 0.10;
 /// Peaks measured before and after the table that differ by more than this mean the
 /// machine's load changed while it ran.
 const MAX_PEAK_DRIFT: f64 = 0.15;
 
-/// What the two peak measurements say about the machine.
+/// What the peak measurements around the table say about the machine.
 pub struct PeakCheck {
     pub before: f64,
     pub after: f64,
 }
 
 impl PeakCheck {
-    /// The FP32 peak the ratios use: the higher measurement (a busy machine only lowers it).
+    /// The higher measurement (a busy machine only lowers it).
     pub fn fp32(&self) -> f64 {
         self.before.max(self.after)
     }
@@ -32,7 +33,7 @@ impl PeakCheck {
     pub fn warning(&self) -> Option<String> {
         (self.drift() > MAX_PEAK_DRIFT).then(|| {
             format!(
-                "**Noisy machine:** the adapter's FP32 peak measured {:.1} GFLOP/s before the table and {:.1} after ({:.0}% apart): other work shared the processor, so every figure here is uncertain; ratios use the higher peak.",
+                "**Noisy machine:** the adapter's FP32 peak measured {:.1} GFLOP/s before the table and {:.1} after ({:.0}% apart): other work shared the processor. Each row's ratio is taken against the peak measured between its own runs.",
                 self.before,
                 self.after,
                 self.drift() * 100.0
@@ -41,28 +42,59 @@ impl PeakCheck {
     }
 }
 
-/// Re-rate every result against `check`'s peak (and `fp16_peak` for native f16 math) and
-/// mark the rows not to trust.
-pub fn judge(results: &mut [BenchResult], check: &PeakCheck, peak: &Peak) {
+/// How many of `samples` lie within [`NEAR_BEST`] of the best (the lowest when
+/// `lower_is_better`, else the highest), the best included.
+fn near_best(samples: &[f64], lower_is_better: bool) -> usize {
+    let best = if lower_is_better {
+        samples.iter().copied().fold(f64::INFINITY, f64::min)
+    } else {
+        samples.iter().copied().fold(0.0, f64::max)
+    };
+    samples
+        .iter()
+        .filter(|&&s| {
+            if lower_is_better {
+                s <= best * (1.0 + NEAR_BEST)
+            } else {
+                s >= best * (1.0 - NEAR_BEST)
+            }
+        })
+        .count()
+}
+
+/// Rate every result against the peak measured between its runs, and mark the rows whose
+/// best-of-N is unstable.
+pub fn judge(results: &mut [BenchResult]) {
     for r in results {
-        let samples: &[f64] = &r.samples_ms;
-        let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
+        let min = r.samples_ms.iter().copied().fold(f64::INFINITY, f64::min);
         r.spread = r.wall_ms.p90 / min.max(1e-9);
-        let peak_here = if r.storage == Storage::F16Native.name() {
-            peak.fp16_gflops
-        } else {
-            Some(check.fp32())
+        let peaks = &r.peak_samples_gflops;
+        let peak_best = peaks.iter().copied().fold(0.0, f64::max);
+        let peak_median = Stats::of(peaks).map(|s| s.median);
+        r.fraction_of_peak = (peak_best > 0.0).then(|| r.gflops_best / peak_best);
+        r.fraction_of_peak_median = peak_median.map(|p| r.gflops / p);
+        // The samples the best run was taken from: GPU times where measured, else wall.
+        let runs: Vec<f64> = match &r.gpu_ms {
+            Some(_) if r.gpu_samples_ms.len() == r.samples_ms.len() => r.gpu_samples_ms.clone(),
+            _ => r.samples_ms.clone(),
         };
-        r.fraction_of_peak = peak_here.map(|p| r.gflops / p);
         let mut why = Vec::new();
-        if r.spread > MAX_SPREAD {
+        if runs.len() < 2 {
+            why.push("one run: its best cannot be checked".to_string());
+        } else if near_best(&runs, true) < 2 {
             why.push(format!(
-                "samples spread {:.0}% (p90 over min)",
-                (r.spread - 1.0) * 100.0
+                "its fastest run was seen once (no other within {:.0}%)",
+                NEAR_BEST * 100.0
+            ));
+        }
+        if peaks.len() >= 2 && near_best(peaks, false) < 2 {
+            why.push(format!(
+                "the peak between its runs was reached once (no other within {:.0}%)",
+                NEAR_BEST * 100.0
             ));
         }
         if r.fraction_of_peak.is_some_and(|f| f > 1.0) {
-            why.push("above the measured peak (which must have run slowed)".to_string());
+            why.push("best run above the best peak measured between its runs".to_string());
         }
         r.distrust = (!why.is_empty()).then(|| why.join("; "));
     }
@@ -73,7 +105,9 @@ mod tests {
     use super::*;
     use crate::app::bench::Stats;
 
-    fn result(samples: &[f64], gflops: f64) -> BenchResult {
+    fn result(samples: &[f64], peaks: &[f64], gflop: f64) -> BenchResult {
+        let best = samples.iter().copied().fold(f64::INFINITY, f64::min);
+        let median = Stats::of(samples).unwrap().median;
         BenchResult {
             model: "ResNet18".into(),
             arch: "ResNet18",
@@ -86,8 +120,12 @@ mod tests {
             wall_ms: Stats::of(samples).unwrap(),
             gpu_ms: None,
             samples_ms: samples.to_vec(),
-            gflops,
+            gpu_samples_ms: Vec::new(),
+            gflops: gflop / (median * 1e-3),
+            gflops_best: gflop / (best * 1e-3),
+            peak_samples_gflops: peaks.to_vec(),
             fraction_of_peak: None,
+            fraction_of_peak_median: None,
             flops: 1,
             params: 1,
             tuned_convs: 0,
@@ -98,32 +136,53 @@ mod tests {
     }
 
     #[test]
-    fn wide_spreads_and_impossible_ratios_are_marked_and_the_higher_peak_rates() {
-        let peak = Peak {
-            fp32_gflops: 30.0,
-            fp16_gflops: None,
-            bandwidth_gbs: 1.0,
-            dispatch_us: 10.0,
-        };
+    fn ratios_are_best_over_best_and_median_over_median() {
+        // 0.3 GFLOP per run: 30 GFLOP/s at its best (10 ms), 20 at its median (15 ms).
+        let mut rs = vec![result(
+            &[10.0, 15.0, 10.5, 20.0, 15.0],
+            &[60.0, 40.0, 58.0, 30.0, 40.0],
+            0.3,
+        )];
+        judge(&mut rs);
+        let r = &rs[0];
+        assert!((r.fraction_of_peak.unwrap() - 30.0 / 60.0).abs() < 1e-9);
+        assert!((r.fraction_of_peak_median.unwrap() - 20.0 / 40.0).abs() < 1e-9);
+        // Both bests were seen twice: the row stands, however wide its spread.
+        assert!(r.distrust.is_none(), "{:?}", r.distrust);
+        assert!(r.spread > 1.5);
+    }
+
+    #[test]
+    fn a_best_seen_once_or_above_the_peak_is_distrusted() {
+        let mut rs = vec![
+            // The fastest run alone, 30% ahead of every other.
+            result(&[10.0, 13.0, 14.0, 13.5], &[60.0, 59.0, 58.0, 60.0], 0.3),
+            // The peak reached once: the other peak samples 40% lower.
+            result(&[10.0, 10.2, 10.1], &[60.0, 36.0, 35.0], 0.3),
+            // 0.9 GFLOP in 10 ms = 90 GFLOP/s against a 60 GFLOP/s peak.
+            result(&[10.0, 10.0, 10.0], &[60.0, 60.0, 60.0], 0.9),
+            // A single run.
+            result(&[10.0], &[60.0], 0.3),
+        ];
+        judge(&mut rs);
+        let why: Vec<&str> = rs.iter().map(|r| r.distrust.as_deref().unwrap()).collect();
+        assert!(why[0].contains("fastest run was seen once"), "{}", why[0]);
+        assert!(
+            why[1].contains("peak between its runs was reached once"),
+            "{}",
+            why[1]
+        );
+        assert!(why[2].contains("above the best peak"), "{}", why[2]);
+        assert!(why[3].contains("one run"), "{}", why[3]);
+    }
+
+    #[test]
+    fn a_changing_load_shows_in_the_warning() {
         let check = PeakCheck {
             before: 30.0,
             after: 60.0,
         };
         assert!(check.warning().is_some());
-        let mut rs = vec![
-            result(&[10.0, 10.1, 10.2, 10.1, 10.0], 30.0),
-            result(&[10.0, 20.0, 21.0, 19.0, 10.5], 30.0),
-            result(&[10.0, 10.0, 10.0], 70.0),
-        ];
-        judge(&mut rs, &check, &peak);
-        assert_eq!(rs[0].fraction_of_peak, Some(0.5));
-        assert!(rs[0].distrust.is_none());
-        assert!(rs[1].distrust.as_deref().unwrap().contains("spread"));
-        assert!(rs[2]
-            .distrust
-            .as_deref()
-            .unwrap()
-            .contains("above the measured peak"));
         let calm = PeakCheck {
             before: 60.0,
             after: 58.0,

@@ -1,14 +1,15 @@
 //! The tables `gpu-resnet bench` prints: the seed's Markdown layout, CSV.
 
-use super::{AdapterReport, BenchArgs, BenchResult, CompareWith};
+use super::{AdapterReport, BenchArgs, BenchResult, CompareWith, Stats};
 use crate::app::seed::seed_latency;
 use crate::arch::ModelSpec;
 
 pub(super) fn csv(results: &[BenchResult]) -> String {
-    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size,tuned_convs,convs,spread,distrust\n");
+    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size,tuned_convs,convs,spread,distrust,gflops_best,peak_gflops_best,peak_gflops_median,fraction_of_peak_median\n");
     for r in results {
+        let peak = Stats::of(&r.peak_samples_gflops);
         out += &format!(
-            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{},{},{},{},{:.3},{}\n",
+            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{},{},{},{},{:.3},{},{:.2},{},{},{}\n",
             r.model,
             r.precision,
             r.storage,
@@ -28,6 +29,15 @@ pub(super) fn csv(results: &[BenchResult]) -> String {
             r.convs,
             r.spread,
             r.distrust.as_deref().unwrap_or(""),
+            r.gflops_best,
+            r.peak_samples_gflops
+                .iter()
+                .copied()
+                .reduce(f64::max)
+                .map_or("".into(), |p| format!("{p:.2}")),
+            peak.map_or("".into(), |p| format!("{:.2}", p.median)),
+            r.fraction_of_peak_median
+                .map_or("".into(), |f| format!("{f:.4}")),
         );
     }
     out.trim_end().to_string()
@@ -159,26 +169,36 @@ pub(super) fn markdown(
     out += "## Throughput (GFLOP/s achieved, % of the adapter's FMA peak)\n\n";
     if let Some(after) = adapter.fp32_peak_after_gflops {
         out += &format!(
-            "FP32 peak {:.1} GFLOP/s before the table, {after:.1} after; ratios use the higher. Tuned: conv dispatches whose tile came from `gpu-resnet tune`'s cache. Spread: p90 over the fastest wall sample.\n\n",
+            "FP32 peak {:.1} GFLOP/s before the table, {after:.1} after. The peak is measured again before each run of a row: \"% of peak\" is the row's fastest run over the highest of those peaks (best of N on both sides), \"median\" the median run over the median peak. GFLOP/s: the median run (best). Trust: a row is distrusted only when even its best-of-N is unstable. Tuned: conv dispatches whose tile came from `gpu-resnet tune`'s cache. Spread: p90 over the fastest wall sample.\n\n",
             adapter.fp32_peak_gflops
         );
     }
-    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s | % of peak | tuned | spread | trust |\n|---|---|---|---|---|---|---|---|---|\n";
+    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s (best) | peak GFLOP/s (best, median) | % of peak (median) | tuned | spread | trust |\n|---|---|---|---|---|---|---|---|---|---|\n";
     for r in results {
         let trust = match &r.distrust {
             Some(why) => format!("**distrust**: {why}"),
             None => "ok".to_string(),
         };
+        let peak = match (
+            r.peak_samples_gflops.iter().copied().reduce(f64::max),
+            Stats::of(&r.peak_samples_gflops),
+        ) {
+            (Some(best), Some(s)) => format!("{best:.1}, {:.1}", s.median),
+            _ => "n/a".into(),
+        };
+        let ratio = match (r.fraction_of_peak, r.fraction_of_peak_median) {
+            (Some(b), Some(m)) => format!("{:.1}% ({:.1}%)", b * 100.0, m * 100.0),
+            _ => "n/a".into(),
+        };
         out += &format!(
-            "| {} | {} ({}) | {} | {:.2} | {:.1} | {} | {}/{} | {:.2} | {trust} |\n",
+            "| {} | {} ({}) | {} | {:.2} | {:.1} ({:.1}) | {peak} | {ratio} | {}/{} | {:.2} | {trust} |\n",
             r.model,
             r.precision,
             r.storage,
             r.batch,
             r.flops as f64 / 1e9,
             r.gflops,
-            r.fraction_of_peak
-                .map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0)),
+            r.gflops_best,
             r.tuned_convs,
             r.convs,
             r.spread,
@@ -229,8 +249,12 @@ mod tests {
             wall_ms: Stats::of(&[12.5]).unwrap(),
             gpu_ms: None,
             samples_ms: vec![12.5],
+            gpu_samples_ms: Vec::new(),
             gflops: 1.0,
+            gflops_best: 1.0,
+            peak_samples_gflops: vec![100.0],
             fraction_of_peak: Some(0.01),
+            fraction_of_peak_median: Some(0.01),
             flops: 1,
             params: 1,
             tuned_convs: 0,
