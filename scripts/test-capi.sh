@@ -4,7 +4,8 @@
 # -Wall -Wextra -Werror through pkg-config (shared and static) and CMake (find_package), run
 # them on the golden cases (PaddlePaddle's top-5 and logits) and on images (as
 # `gpu-resnet predict` classifies them), then the C test of every error path, threads, memory
-# and golden logits, also under AddressSanitizer.
+# and golden logits, the hostile corpus (tests/data/hostile, under ulimit -v 3 GiB), and the
+# C test again under AddressSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -100,6 +101,12 @@ step "C test: error paths, golden logits, deployment exports, two threads, memor
 cc -std=c99 "${flags[@]}" -pthread capi/tests/c/test_capi.c -o "$bin/test_capi" \
   $(pkg-config --cflags --libs gpu_resnet) -lm "$rpath"
 "$bin/test_capi" "$golden"
+
+step "C test: the hostile corpus (tests/data/hostile) under ulimit -v 3 GiB"
+GPU_RESNET_WRITE_HOSTILE="$work/hostile" cargo test --release --test hostile_corpus -q \
+  write_generated > "$work/hostile.log" 2>&1 || { cat "$work/hostile.log"; exit 1; }
+(ulimit -v $((3 << 20)) && exec timeout 600 "$bin/test_capi" "$golden" --hostile tests/data/hostile "$work/hostile")
+rm -rf "$work/hostile"
 
 step "C test under AddressSanitizer (quick: ResNet18_vd only)"
 cc -std=c99 "${flags[@]}" -g -fsanitize=address -fno-omit-frame-pointer -pthread \
