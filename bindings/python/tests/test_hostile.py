@@ -77,7 +77,7 @@ def outcome():
         yy, xx = np.mgrid[0:23, 0:37]
         img = np.stack([(xx * 7) % 256, (yy * 11) % 256, np.full_like(xx, 90)], -1).astype(np.uint8)
         top = gpu_resnet.Model(path, precision="fp16").predict(img)
-        return {"nan": any(p.score != p.score for p in top[0]) if top else False}
+        return {"nan": any(p["score"] != p["score"] for p in top[0]) if top else False}
     raise SystemExit(f"use {use}?")
 
 try:
