@@ -4,7 +4,8 @@
 # -Wall -Wextra -Werror through pkg-config (shared and static) and CMake (find_package), run
 # them on the golden cases (PaddlePaddle's top-5 and logits) and on images (as
 # `gpu-resnet predict` classifies them), then the C test of every error path, threads, memory
-# and golden logits, also under AddressSanitizer.
+# and golden logits, the hostile corpus (tests/data/hostile, under ulimit -v 3 GiB), and the
+# C test and the hostile corpus again under AddressSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -101,6 +102,11 @@ cc -std=c99 "${flags[@]}" -pthread capi/tests/c/test_capi.c -o "$bin/test_capi" 
   $(pkg-config --cflags --libs gpu_resnet) -lm "$rpath"
 "$bin/test_capi" "$golden"
 
+step "C test: the hostile corpus (tests/data/hostile) under ulimit -v 3 GiB"
+GPU_RESNET_WRITE_HOSTILE="$work/hostile" cargo test --release --test hostile_corpus -q \
+  write_generated > "$work/hostile.log" 2>&1 || { cat "$work/hostile.log"; exit 1; }
+(ulimit -v $((3 << 20)) && exec timeout 600 "$bin/test_capi" "$golden" --hostile tests/data/hostile "$work/hostile")
+
 step "C test under AddressSanitizer (quick: ResNet18_vd only)"
 cc -std=c99 "${flags[@]}" -g -fsanitize=address -fno-omit-frame-pointer -pthread \
   capi/tests/c/test_capi.c -o "$bin/test_capi_asan" $(pkg-config --cflags --libs gpu_resnet) -lm "$rpath"
@@ -114,5 +120,18 @@ if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer" "$work/asan.log"; the
   echo "AddressSanitizer reported an error" >&2; exit 1
 fi
 [[ $status -eq 0 ]] || { echo "test_capi under ASan exited $status" >&2; exit 1; }
+# The hostile corpus under ASan too (no ulimit -v: ASan's shadow memory needs the address
+# space; allocator_may_return_null: the examples' npy reader is handed a 2^40-image batch
+# and must see malloc fail, not have ASan abort on the size).
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1 \
+LSAN_OPTIONS="suppressions=$PWD/capi/tests/c/lsan.supp:print_suppressions=0" \
+  timeout 600 "$bin/test_capi_asan" "$golden" --hostile tests/data/hostile "$work/hostile" 2>&1 |
+  tee "$work/asan-hostile.log"
+status=${PIPESTATUS[0]}
+if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer" "$work/asan-hostile.log"; then
+  echo "AddressSanitizer reported an error (hostile corpus)" >&2; exit 1
+fi
+[[ $status -eq 0 ]] || { echo "test_capi --hostile under ASan exited $status" >&2; exit 1; }
+rm -rf "$work/hostile"
 echo "  AddressSanitizer: no error"
 echo "test-capi.sh: passed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI stage for the Python package (bindings/python): builds the wheel, installs it in a fresh
 # venv (no Rust needed there) and imports it outside the checkout, runs the pytest suite
-# against `gpu-resnet infer`/`predict` and the shared goldens, checks that
+# against `gpu-resnet infer`/`predict` and the shared goldens (and the hostile corpus,
+# tests/data/hostile, each case in a child under a 3 GiB RLIMIT_AS), checks that
 # `pip install ./bindings/python` builds from the source tree, then runs the Ray Data example
 # on a local Ray cluster. Each step is time-bounded.
 set -euo pipefail
@@ -26,7 +27,13 @@ step "install wheel" bash -c "$PY -m venv $work/venv &&
 step "import" bash -c "cd $work && venv/bin/python -c 'import gpu_resnet, gpu_resnet.inference, gpu_resnet.onnxruntime;
 print(\"gpu_resnet\", gpu_resnet.__version__, \"from\", gpu_resnet.__file__); print(gpu_resnet.adapters()[0][\"description\"])'"
 
-step "pytest" timeout 1500 "$work/venv/bin/python" -m pytest bindings/python -q -p no:cacheprovider
+# The hostile corpus's generated cases (too large to commit, ~220 MB), for tests/test_hostile.py.
+step "hostile corpus: generated cases" env GPU_RESNET_WRITE_HOSTILE="$PWD/$work/hostile" \
+  timeout 900 cargo test --release --test hostile_corpus -q write_generated
+
+step "pytest" env GPU_RESNET_HOSTILE_GENERATED="$PWD/$work/hostile" \
+  timeout 1500 "$work/venv/bin/python" -m pytest bindings/python -q -p no:cacheprovider
+rm -rf "$work/hostile"
 
 # `pip install ./bindings/python` from the source tree (PEP 517 through maturin; the Rust
 # build reuses target/), into the build venv.

@@ -1,6 +1,7 @@
 /* test_capi.c: the C API from C, as a program outside the project uses it.
  *
  *   test_capi GOLDEN_DIR [--quick]
+ *   test_capi GOLDEN_DIR --hostile CORPUS_DIR [GENERATED_DIR]
  *
  * GOLDEN_DIR is ../shared/golden (PaddlePaddle's logits, see its README). Checks:
  *  - every error path: NULL pointers, bad path, corrupt file, unknown model, invalid options,
@@ -12,6 +13,7 @@
  *  - two pthreads on one model at once, each getting its own answer;
  *  - open/run/free in a loop with flat memory (RSS).
  * --quick (for AddressSanitizer) skips ResNet50_vd and shortens the loop.
+ * --hostile runs only the hostile corpus (tests/data/hostile/cases.tsv; see hostile_corpus).
  * Exits 0 when every check passed; prints each failure. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gpu_resnet.h>
@@ -440,14 +443,182 @@ static void deployment_exports(void) {
     free(data[1]);
 }
 
+/* ---- The hostile corpus (tests/data/hostile/cases.tsv), as tests/hostile_corpus.rs runs it
+ * through the CLI: run with --hostile, under `ulimit -v` (scripts/test-capi.sh gives 3 GiB).
+ * use: weights -> gr_model_open(FILE, NULL); yml -> gr_model_open(DIR) where DIR holds the
+ * golden ResNet18_vd ONNX and the case as inference.yml; input -> the examples' npy reader
+ * (the C API takes arrays, not .npy files) must refuse it, or gr_model_run must; f16 ->
+ * gr_model_open_with(FP16) and gr_model_classify_rgb of tests/hostile_corpus.rs's 37x23
+ * image, which overflows to Inf: GR_ERR_NONFINITE. `ok`: the golden ResNet18_vd logits.
+ * generated:NAME cases are read from GENERATED_DIR (`GPU_RESNET_WRITE_HOSTILE=DIR cargo test
+ * --release --test hostile_corpus write_generated` writes them); without it they are
+ * skipped, counted and printed. */
+
+static int copy_file(const char *from, const char *to) {
+    size_t len = 0;
+    unsigned char *data = read_all(from, &len);
+    FILE *f;
+    int ok;
+    if (data == NULL) return -1;
+    f = fopen(to, "wb");
+    ok = f != NULL && fwrite(data, 1, len, f) == len;
+    if (f != NULL) ok = fclose(f) == 0 && ok;
+    free(data);
+    return ok ? 0 : -1;
+}
+
+static void hostile_case(const char *path, const char *use, const char *error, const char *what) {
+    gr_model *m = NULL;
+    /* A declared input size the engine refuses is an input-size error (src/open.rs), as in
+     * Python (InputError). */
+    gr_status want = error != NULL && strcmp(error, "declares an input") == 0 ? GR_ERR_INPUT
+                                                                            : GR_ERR_WEIGHTS;
+    gr_status got;
+    if (strcmp(use, "weights") == 0 || strcmp(use, "yml") == 0) {
+        got = gr_model_open(path, NULL, &m);
+        if (error == NULL) {
+            expect(got, GR_OK, NULL, what);
+            if (m != NULL)
+                golden_case(m, path_in("ResNet18_vd.input.npy"),
+                            path_in("ResNet18_vd.logits.npy"), what);
+        } else {
+            expect(got, want, error, what);
+            CHECK(m == NULL, "%s: a failed open left a model", what);
+        }
+    } else if (strcmp(use, "input") == 0) {
+        npy_array x;
+        if (npy_read(path, &x) != 0) {
+            CHECK(error != NULL, "%s: the npy reader refused a valid batch", what);
+        } else {
+            /* Read: then the library must refuse it (or answer, for an `ok` case). */
+            size_t len = (size_t)x.shape[0] * 1000;
+            float *logits = malloc(len * sizeof(float));
+            expect(gr_model_open(path_in("ResNet18_vd.pdparams"), NULL, &m), GR_OK, NULL, what);
+            if (m != NULL && logits != NULL) {
+                got = gr_model_run(m, x.data, (uint32_t)x.shape[0],
+                                   (uint32_t)x.shape[x.ndim - 2], (uint32_t)x.shape[x.ndim - 1],
+                                   logits, len);
+                CHECK((got == GR_OK) == (error == NULL), "%s: status %d", what, (int)got);
+            }
+            free(logits);
+            npy_free(&x);
+        }
+    } else if (strcmp(use, "f16") == 0) {
+        gr_options o = gr_options_default();
+        uint8_t rgb[23 * 37 * 3];
+        gr_prediction top[5];
+        size_t count = 0, i;
+        uint32_t x, y;
+        for (y = 0; y < 23; ++y)
+            for (x = 0; x < 37; ++x) {
+                uint8_t *p = rgb + (y * 37 + x) * 3;
+                p[0] = (uint8_t)(x * 7), p[1] = (uint8_t)(y * 11), p[2] = 90;
+            }
+        o.precision = GR_PRECISION_FP16;
+        expect(gr_model_open_with(path, &o, &m), GR_OK, NULL, what);
+        if (m != NULL) {
+            got = gr_model_classify_rgb(m, rgb, 23, 37, top, 5, &count);
+            if (error == NULL) expect(got, GR_OK, NULL, what);
+            else expect(got, GR_ERR_NONFINITE, error, what);
+            for (i = 0; got == GR_OK && i < count; ++i)
+                CHECK(top[i].score == top[i].score, "%s: a NaN score", what);
+        }
+    } else {
+        CHECK(0, "%s: use `%s`?", what, use);
+    }
+    gr_model_free(m);
+}
+
+static int hostile_corpus(const char *corpus, const char *generated) {
+    char tsv[4096], line[4096], path[4096], dir[1024];
+    FILE *f;
+    int cases = 0, skipped = 0;
+    snprintf(tsv, sizeof tsv, "%s/cases.tsv", corpus);
+    f = fopen(tsv, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cannot read %s\n", tsv);
+        return 1;
+    }
+    snprintf(dir, sizeof dir, "%s/gpu-resnet-capi-hostile-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "mkdtemp %s failed\n", dir);
+        fclose(f);
+        return 1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *file, *use, *expectation, *rest, *error;
+        int before = failures;
+        if (line[0] == '#' || line[0] == '\n') continue;
+        file = strtok(line, "\t");
+        use = strtok(NULL, "\t");
+        expectation = strtok(NULL, "\t");
+        rest = strtok(NULL, "\n");
+        if (file == NULL || use == NULL || expectation == NULL || rest == NULL) {
+            CHECK(0, "cases.tsv: a line without file, use, expect, what");
+            continue;
+        }
+        if (strcmp(expectation, "ok") == 0) {
+            error = NULL;
+        } else if (strncmp(expectation, "error:", 6) == 0) {
+            error = expectation + 6;
+        } else {
+            CHECK(0, "%s: expect `%s`", file, expectation);
+            continue;
+        }
+        if (strncmp(file, "generated:", 10) == 0) {
+            if (generated == NULL) {
+                printf("  %-45s skipped: generated, and no GENERATED_DIR\n", file);
+                ++skipped;
+                continue;
+            }
+            snprintf(path, sizeof path, "%s/%s", generated, file + 10);
+        } else {
+            snprintf(path, sizeof path, "%s/%s", corpus, file);
+        }
+        /* Named before it runs: an abort or a signal shows which case it was. */
+        printf("  %-45s ", file);
+        fflush(stdout);
+        if (strcmp(use, "yml") == 0) {
+            char model[1100], onnx[1200], yml[1200];
+            snprintf(model, sizeof model, "%s/model-%d", dir, cases);
+            snprintf(onnx, sizeof onnx, "%s/model.onnx", model);
+            snprintf(yml, sizeof yml, "%s/inference.yml", model);
+            if (mkdir(model, 0700) != 0 || copy_file(path_in("deploy/ResNet18_vd.onnx"), onnx) != 0 ||
+                copy_file(path, yml) != 0) {
+                CHECK(0, "%s: cannot write the model directory %s", file, model);
+                continue;
+            }
+            hostile_case(model, use, error, file);
+            remove(onnx);
+            remove(yml);
+            rmdir(model);
+        } else {
+            hostile_case(path, use, error, file);
+        }
+        ++cases;
+        printf("%s\n", failures == before ? "ok" : "FAILED");
+    }
+    fclose(f);
+    rmdir(dir);
+    printf("hostile corpus: %d cases run, %d skipped (generated), %d checks, %d failed\n", cases,
+           skipped, checks, failures);
+    return failures == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     gr_model *m = NULL;
     int quick = argc > 2 && strcmp(argv[2], "--quick") == 0;
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s GOLDEN_DIR [--quick]\n", argv[0]);
+    if (argc < 2 || (argc > 2 && strcmp(argv[2], "--hostile") == 0 && argc < 4)) {
+        fprintf(stderr, "usage: %s GOLDEN_DIR [--quick | --hostile CORPUS_DIR [GENERATED_DIR]]\n",
+                argv[0]);
         return 2;
     }
     snprintf(golden, sizeof golden, "%s", argv[1]);
+    if (argc > 2 && strcmp(argv[2], "--hostile") == 0) {
+        printf("gpu_resnet %s\nhostile corpus %s\n", gr_version(), argv[3]);
+        return hostile_corpus(argv[3], argc > 4 ? argv[4] : NULL);
+    }
     printf("gpu_resnet %s\nerrors without a model\n", gr_version());
     errors_without_a_model();
 
