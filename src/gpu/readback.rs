@@ -122,6 +122,22 @@ impl PendingMaps {
                 during: "waiting for a read-back".into(),
                 message: e.to_string(),
             })?;
+        // Another thread polling the same device may have taken this submission's map
+        // callbacks and be running them right now: the wait above then returns before they
+        // ran here. Poll until they have (they are due: the submission is done), bounded.
+        let start = web_time::Instant::now();
+        while !self.poll()? {
+            self.ctx.ensure_alive()?;
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                return Err(Error::Gpu {
+                    during: "waiting for a read-back".into(),
+                    message: "the submission finished but its map callbacks did not run \
+                              within 60 s"
+                        .into(),
+                });
+            }
+            std::thread::yield_now();
+        }
         Ok(())
     }
 
