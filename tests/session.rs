@@ -113,7 +113,7 @@ fn one_context_per_device_and_classify_like_predict() {
     assert!(std::sync::Arc::ptr_eq(&a.pipelines, &b.pipelines));
     let session = Session::open(&synthetic(1000), &options()).unwrap();
     let image = Session::rgb_image(&vec![128u8; 40 * 50 * 3], 40, 50).unwrap();
-    let small = Session::rgb_image(&vec![7u8; 4 * 4 * 3], 4, 4).unwrap();
+    let small = Session::rgb_image(&[7u8; 4 * 4 * 3], 4, 4).unwrap();
     let top = session.classify(&[image.clone(), small], 3).unwrap();
     assert_eq!(top.len(), 2);
     assert_eq!(top[0].len(), 3);
