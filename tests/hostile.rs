@@ -107,32 +107,8 @@ fn short_str(out: &mut Vec<u8>, s: &str) {
 
 /// `{name: array}` pickled with protocol 4, the array's shape and raw data given.
 fn one_array(name: &str, shape: &[u64], raw: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x80, 4, b'}', b'('];
-    short_str(&mut out, name);
-    short_str(&mut out, "numpy._core.multiarray");
-    short_str(&mut out, "_reconstruct");
-    out.push(0x93);
-    short_str(&mut out, "numpy");
-    short_str(&mut out, "ndarray");
-    out.push(0x93);
-    out.extend_from_slice(&[
-        b'K', 0, 0x85, b'C', 1, b'b', 0x87, b'R', b'(', b'K', 1, b'(',
-    ]);
-    for &d in shape {
-        out.extend_from_slice(&[0x8a, 8]);
-        out.extend_from_slice(&d.to_le_bytes());
-    }
-    out.push(b't');
-    short_str(&mut out, "numpy");
-    short_str(&mut out, "dtype");
-    out.push(0x93);
-    short_str(&mut out, "f4");
-    out.extend_from_slice(&[0x89, 0x88, 0x87, b'R', b'(', b'K', 3]);
-    short_str(&mut out, "<");
-    out.extend_from_slice(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89B");
-    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    out.extend_from_slice(raw);
-    out.extend_from_slice(b"tbu.");
+    let mut out = hostile_files::pickle_one_array(name, shape, raw, false);
+    out.extend_from_slice(b"u.");
     out
 }
 

@@ -96,7 +96,7 @@ fn short_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// `{name: array}` pickled with protocol 4: shape, dtype f4 and the raw data given.
-fn pickle_one_array(name: &str, shape: &[u64], raw: &[u8], memoize: bool) -> Vec<u8> {
+pub fn pickle_one_array(name: &str, shape: &[u64], raw: &[u8], memoize: bool) -> Vec<u8> {
     let mut out = vec![0x80, 4, b'}', b'('];
     short_str(&mut out, name);
     short_str(&mut out, "numpy._core.multiarray");
