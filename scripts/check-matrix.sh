@@ -23,8 +23,9 @@ mesa25_icd=$(scripts/mesa25-lavapipe.sh)
 mesa25_version=$(cat "$(dirname "$mesa25_icd")/version")
 mkdir -p "$(dirname "$report")"
 status=0
-# Four implementations in every precision; Mesa 25's lavapipe in FP32 alone (its LLVM compiles
-# our kernels about ten times slower than 22.3's: all its modes would add ~20 minutes of CPU).
+# Four implementations in every precision, then Mesa 25's lavapipe in FP32 alone, in its own
+# process under its env.sh (147 checks in 31 s on a quiet machine; the FP16 modes would double
+# that, and a 42-minute run under load made us keep CI's share of it small).
 GPU_RESNET_MESA25=/nonexistent cargo run --release --quiet -- check --all-adapters \
   --golden "$golden" >"$report" || status=$?
 mesa25_report="${report%.md}-mesa25.md"
