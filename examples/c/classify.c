@@ -20,23 +20,6 @@ static int fail(const char *what) {
     return 1;
 }
 
-static unsigned char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *data = NULL;
-    long size;
-    if (f == NULL) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        data = malloc((size_t)size + 1);
-        if (data != NULL && fread(data, 1, (size_t)size, f) != (size_t)size) {
-            free(data);
-            data = NULL;
-        }
-        *len = (size_t)size;
-    }
-    fclose(f);
-    return data;
-}
-
 /* Top-5 of each image of an .npy batch, by logits. */
 static int classify_npy(gr_model *model, const char *path) {
     npy_array a;

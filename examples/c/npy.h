@@ -1,5 +1,6 @@
 /* npy.h: a tiny reader of little-endian float32 C-order .npy files (format 1.0-3.0), enough
- * for the golden cases. Header-only; npy_read returns 0 on success. */
+ * for the golden cases, and of whole files (encoded images). Header-only; npy_read returns 0 on
+ * success. */
 #ifndef GPU_RESNET_EXAMPLE_NPY_H
 #define GPU_RESNET_EXAMPLE_NPY_H
 
@@ -13,6 +14,24 @@ typedef struct npy_array {
     size_t count;
     float *data;
 } npy_array;
+
+/* The whole file at `path` (malloc'd, free it), its size in *len; NULL if it cannot be read. */
+static unsigned char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *data = NULL;
+    long size;
+    if (f == NULL) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        data = malloc((size_t)size + 1);
+        if (data != NULL && fread(data, 1, (size_t)size, f) != (size_t)size) {
+            free(data);
+            data = NULL;
+        }
+        *len = (size_t)size;
+    }
+    fclose(f);
+    return data;
+}
 
 static void npy_free(npy_array *a) {
     free(a->data);

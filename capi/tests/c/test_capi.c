@@ -58,23 +58,6 @@ static const char *path_in(const char *name) {
     return b;
 }
 
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *data = NULL;
-    long size;
-    if (f == NULL) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        data = malloc((size_t)size + 1);
-        if (data != NULL && fread(data, 1, (size_t)size, f) != (size_t)size) {
-            free(data);
-            data = NULL;
-        }
-        *len = (size_t)size;
-    }
-    fclose(f);
-    return data;
-}
-
 /* Indices of the 5 largest values of row[0..n), largest first (ties: lower index). */
 static void top5(const float *row, size_t n, int out[5]) {
     size_t r, c;
@@ -421,7 +404,7 @@ static void deployment_exports(void) {
         gr_model_free(m);
     }
     /* The ONNX file and the PIR model from memory. */
-    data[0] = read_all(path_in("deploy/ResNet18_vd.onnx"), &lens[0]);
+    data[0] = read_file(path_in("deploy/ResNet18_vd.onnx"), &lens[0]);
     CHECK(data[0] != NULL, "read the ONNX file");
     if (data[0] != NULL) {
         expect(gr_model_open_memory(data[0], lens[0], "ResNet18_vd.onnx", NULL, &m), GR_OK, NULL,
@@ -430,8 +413,8 @@ static void deployment_exports(void) {
         if (m != NULL) golden_case(m, in, out, "ONNX from memory");
         gr_model_free(m);
     }
-    data[0] = read_all(path_in("deploy/ResNet18_vd_pir/inference.json"), &lens[0]);
-    data[1] = read_all(path_in("deploy/ResNet18_vd_pir/inference.pdiparams"), &lens[1]);
+    data[0] = read_file(path_in("deploy/ResNet18_vd_pir/inference.json"), &lens[0]);
+    data[1] = read_file(path_in("deploy/ResNet18_vd_pir/inference.pdiparams"), &lens[1]);
     CHECK(data[0] != NULL && data[1] != NULL, "read the PIR files");
     if (data[0] != NULL && data[1] != NULL) {
         const void *bytes[2] = {data[0], data[1]};
@@ -456,7 +439,7 @@ static void deployment_exports(void) {
 
 static int copy_file(const char *from, const char *to) {
     size_t len = 0;
-    unsigned char *data = read_all(from, &len);
+    unsigned char *data = read_file(from, &len);
     FILE *f;
     int ok;
     if (data == NULL) return -1;
