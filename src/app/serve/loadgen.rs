@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Value};
 
+use super::soak::agent;
 use crate::app::args::ListFormat;
 use crate::error::{Error, Result};
 
@@ -55,14 +56,6 @@ pub struct Level {
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(300)))
-        .build()
-        .into()
 }
 
 fn http_error(url: &str) -> impl FnOnce(ureq::Error) -> Error + '_ {

@@ -36,7 +36,8 @@ struct Tally {
     disconnected: AtomicUsize,
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP client that reads error statuses as answers (loadgen and the soak count them).
+pub(super) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(300)))
