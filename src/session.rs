@@ -254,12 +254,10 @@ impl Session {
                 input_nchw.len()
             )));
         }
-        crate::finite::check_input(input_nchw, "the input batch")?;
+        // The plan refuses NaN/Inf in the input and in the logits itself (`check_finite`).
         let plan = self.plan(n, h, w)?;
         let plan = plan.lock().unwrap_or_else(|e| e.into_inner());
-        let logits = plan.run(input_nchw)?;
-        crate::finite::check_logits(&logits, self.classifier.model().storage)?;
-        Ok(logits)
+        plan.run(input_nchw)
     }
 
     /// Check that `image` can be classified on this device (size, binding limits).
@@ -281,11 +279,8 @@ impl Session {
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(CLASSIFY_BATCH) {
             let refs: Vec<&RgbaImage> = chunk.iter().collect();
-            let logits = self.classifier.logits(&refs)?;
-            for l in &logits {
-                crate::finite::check_logits(l, self.classifier.model().storage)?;
-                out.push(crate::classify::top_k(&crate::classify::softmax(l), k));
-            }
+            // `Classifier::classify` refuses NaN/Inf logits.
+            out.extend(self.classifier.classify(&refs, k)?);
         }
         Ok(out)
     }
