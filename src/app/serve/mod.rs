@@ -18,6 +18,7 @@ pub mod grpc_messages;
 pub mod grpc_request;
 pub mod images;
 pub mod infer;
+pub mod json_data;
 pub mod loadgen;
 pub mod metadata;
 pub mod metrics;

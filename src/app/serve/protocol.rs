@@ -7,12 +7,14 @@ use half::f16;
 
 pub use super::api_error::ApiError;
 use super::checked::{self, byte_size, element_count, shape_text, RequestLimits};
+use super::json_data;
 
 /// An input tensor's elements as the transport delivered them.
 #[derive(Debug)]
 pub enum TensorData {
-    /// The JSON `data` array (flat or nested, row-major).
-    Json(serde_json::Value),
+    /// The JSON `data` array's text (flat or nested, row-major), decoded straight into the
+    /// tensor once its datatype and shape are checked (see `json_data`).
+    Json(String),
     /// Little-endian bytes: the binary extension's slice or gRPC's raw_input_contents.
     Raw(Vec<u8>),
     /// gRPC's typed `contents`.
@@ -131,12 +133,7 @@ fn decode_tensor(
                 .map(|b| f16::from_bits(b).to_f32())
                 .collect()
         }
-        ("FP32" | "FP16", TensorData::Json(value)) => {
-            // Grown with the data, never reserved from the client's shape.
-            let mut out = Vec::new();
-            flatten_numbers(&value, name, count, &mut out)?;
-            out
-        }
+        ("FP32" | "FP16", TensorData::Json(text)) => json_data::numbers(&text, name, count)?,
         ("FP32", TensorData::Fp32(v)) => v,
         ("FP32" | "FP16", TensorData::Bytes(_)) => {
             return Err(ApiError::bad(format!(
@@ -194,53 +191,6 @@ fn check_finite(name: &str, values: &[f32]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Flatten `value` into `out`, refusing more than `count` elements as soon as they pass it.
-fn flatten_numbers(
-    value: &serde_json::Value,
-    name: &str,
-    count: usize,
-    out: &mut Vec<f32>,
-) -> Result<(), ApiError> {
-    if out.len() > count {
-        return Err(ApiError::bad(format!(
-            "input `{name}`: more than the {count} element(s) its shape needs"
-        )));
-    }
-    match value {
-        serde_json::Value::Array(items) => {
-            for item in items {
-                flatten_numbers(item, name, count, out)?;
-            }
-            Ok(())
-        }
-        serde_json::Value::Number(n) => {
-            out.push(n.as_f64().unwrap_or(f64::NAN) as f32);
-            Ok(())
-        }
-        // JSON has no NaN/Inf literals; Triton's clients write them as strings.
-        serde_json::Value::String(s) if matches!(s.as_str(), "NaN" | "nan" | "inf" | "-inf") => {
-            out.push(s.parse::<f32>().unwrap_or(f32::NAN));
-            Ok(())
-        }
-        other => Err(ApiError::bad(format!(
-            "input `{name}`: element {} is {}, not a number",
-            out.len(),
-            json_kind(other)
-        ))),
-    }
-}
-
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
 fn decode_images(input: InferInput, limits: &RequestLimits) -> Result<Vec<Vec<u8>>, ApiError> {
     let name = &input.name;
     if input.datatype != "BYTES" {
@@ -271,21 +221,7 @@ fn decode_images(input: InferInput, limits: &RequestLimits) -> Result<Vec<Vec<u8
     let items = match input.data {
         TensorData::Raw(bytes) => split_bytes_elements(&bytes, name, count)?,
         TensorData::Bytes(items) => items,
-        TensorData::Json(serde_json::Value::Array(items)) => items
-            .into_iter()
-            .flat_map(|v| match v {
-                serde_json::Value::Array(inner) => inner,
-                other => vec![other],
-            })
-            .enumerate()
-            .map(|(i, v)| match v {
-                serde_json::Value::String(s) => Ok(s.into_bytes()),
-                other => Err(ApiError::bad(format!(
-                    "input `{name}`: element {i} is {}, not a string",
-                    json_kind(&other)
-                ))),
-            })
-            .collect::<Result<_, _>>()?,
+        TensorData::Json(text) if text.starts_with('[') => json_data::strings(&text, name, count)?,
         _ => {
             return Err(ApiError::bad(format!(
                 "input `{name}`: BYTES data must be an array of strings or binary data"
@@ -373,7 +309,7 @@ mod tests {
     fn tensors_decode_and_refusals_name_the_fault() {
         let json = serde_json::json!([[1.0, 2.0, 3.0, 4.0], [5, 6, 7, 8], [9, 10, 11, 12]]);
         match decode_inputs(
-            tensor("FP32", vec![1, 3, 2, 2], TensorData::Json(json)),
+            tensor("FP32", vec![1, 3, 2, 2], TensorData::Json(json.to_string())),
             &spec(),
             &RequestLimits::default(),
             false,
@@ -413,7 +349,11 @@ mod tests {
         ))
         .contains("44 byte"));
         let nan = serde_json::json!([0, 0, "NaN", 0, 0, 0, 0, "inf", 0, 0, 0, 0]);
-        let m = err(tensor("FP32", vec![1, 3, 2, 2], TensorData::Json(nan)));
+        let m = err(tensor(
+            "FP32",
+            vec![1, 3, 2, 2],
+            TensorData::Json(nan.to_string()),
+        ));
         assert!(m.contains("2 non-finite") && m.contains("index 2"), "{m}");
     }
 

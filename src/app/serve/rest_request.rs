@@ -3,9 +3,15 @@
 //! `binary_data_size`). Pure (no I/O), so the fuzz target `serve_rest` runs exactly this. Every
 //! size is checked against the bytes that arrived; the binary slices must cover the tail exactly.
 
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::checked::{to_usize, MAX_DIMS};
+use super::json_data;
 use super::protocol::{ApiError, InferCall, InferInput, RequestedOutput, TensorData};
 
 /// A decoded request and its request-level parameters.
@@ -17,8 +23,96 @@ pub struct RestCall {
     pub allow_non_finite: bool,
 }
 
-fn param<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object.get("parameters")?.get(name)
+/// The request head as serde reads it. Every field stays raw JSON text until its own check
+/// reads it: a `serde_json::Value` costs 32 bytes and more per element, so the whole head as one
+/// `Value` would hold 16x a `"data":[0,0,...]` body; here `data` is kept as its text (1x) and
+/// decoded straight into the tensor, and any other field is read only while it is small.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    parameters: Option<&'a RawValue>,
+    #[serde(borrow)]
+    inputs: Option<&'a RawValue>,
+    #[serde(borrow)]
+    outputs: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct InputHead<'a> {
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    datatype: Option<&'a RawValue>,
+    #[serde(borrow)]
+    shape: Option<&'a RawValue>,
+    #[serde(borrow)]
+    parameters: Option<&'a RawValue>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// The most bytes of JSON text a field other than `data` may take (its `Value` costs up to
+/// ~16x that).
+pub const MAX_FIELD_BYTES: usize = 64 << 10;
+/// The most entries of `inputs` and of `outputs` (the models here take one input and give one
+/// output; a few more get their own clear refusal later).
+pub const MAX_TENSORS: usize = 64;
+
+/// A small field's JSON as a `Value`, refused past [`MAX_FIELD_BYTES`].
+fn small(field: &str, raw: &RawValue) -> Result<Value, ApiError> {
+    let text = raw.get();
+    if text.len() > MAX_FIELD_BYTES {
+        return Err(ApiError::bad(format!(
+            "{field} takes {} bytes of JSON, more than the {MAX_FIELD_BYTES} read for it",
+            text.len()
+        )));
+    }
+    serde_json::from_str(text).map_err(|e| ApiError::bad(format!("{field}: {e}")))
+}
+
+fn param(
+    field: &str,
+    parameters: Option<&RawValue>,
+    name: &str,
+) -> Result<Option<Value>, ApiError> {
+    match parameters {
+        None => Ok(None),
+        Some(raw) => Ok(small(field, raw)?.get(name).cloned()),
+    }
+}
+
+/// A JSON array of at most [`MAX_TENSORS`] `T`s, refused at the first one past it.
+fn bounded_list<'a, T: Deserialize<'a>>(
+    field: &str,
+    raw: &'a RawValue,
+) -> Result<Vec<T>, ApiError> {
+    struct Bounded<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an array of at most {MAX_TENSORS} entries")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                if out.len() == MAX_TENSORS {
+                    return Err(de::Error::custom(format!(
+                        "more than {MAX_TENSORS} entries"
+                    )));
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    if !raw.get().starts_with('[') {
+        return Err(ApiError::bad(format!("`{field}` must be an array")));
+    }
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    de.deserialize_seq(Bounded(PhantomData))
+        .map_err(|e| ApiError::bad(format!("`{field}`: {e}")))
 }
 
 /// The JSON head's length from the `Inference-Header-Content-Length` header's value.
@@ -45,14 +139,14 @@ fn head_length(header: Option<&[u8]>, body_len: usize) -> Result<usize, ApiError
     Ok(n as usize)
 }
 
-fn shape_of(name: &str, input: &Value) -> Result<Vec<i64>, ApiError> {
-    let dims = input
-        .get("shape")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::bad(format!("input `{name}`: `shape` must be an array")))?;
+fn shape_of(name: &str, raw: Option<&RawValue>) -> Result<Vec<i64>, ApiError> {
+    let field = format!("input `{name}`: `shape`");
+    let not_array = || ApiError::bad(format!("{field} must be an array"));
+    let value = small(&field, raw.ok_or_else(not_array)?)?;
+    let dims = value.as_array().ok_or_else(not_array)?;
     if dims.len() > MAX_DIMS {
         return Err(ApiError::bad(format!(
-            "input `{name}`: `shape` has {} dimensions, more than {MAX_DIMS}",
+            "{field} has {} dimensions, more than {MAX_DIMS}",
             dims.len()
         )));
     }
@@ -61,8 +155,7 @@ fn shape_of(name: &str, input: &Value) -> Result<Vec<i64>, ApiError> {
         .map(|(i, d)| {
             d.as_i64().filter(|&d| d >= 0).ok_or_else(|| {
                 ApiError::bad(format!(
-                    "input `{name}`: `shape` element {i} ({d}) is not a dimension (an integer \
-                     from 0 to {})",
+                    "{field} element {i} ({d}) is not a dimension (an integer from 0 to {})",
                     i64::MAX
                 ))
             })
@@ -70,17 +163,26 @@ fn shape_of(name: &str, input: &Value) -> Result<Vec<i64>, ApiError> {
         .collect()
 }
 
+/// A string field of an input or output, e.g. its `name`.
+fn string_field(field: &str, raw: Option<&RawValue>) -> Option<String> {
+    small(field, raw?).ok()?.as_str().map(str::to_string)
+}
+
 /// Decode a request body; `header_length` is the `Inference-Header-Content-Length` value.
 pub fn parse_request(header_length: Option<&[u8]>, body: &[u8]) -> Result<RestCall, ApiError> {
     let json_len = head_length(header_length, body.len())?;
-    let head: Value = serde_json::from_slice(&body[..json_len])
-        .map_err(|e| ApiError::bad(format!("the request is not valid JSON: {e}")))?;
-    if !head.is_object() {
-        return Err(ApiError::bad("the request must be a JSON object"));
-    }
+    let text = &body[..json_len];
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    let head: Head = serde_json::from_slice(text).map_err(|e| {
+        if first.is_some_and(|&b| b != b'{') && json_data::is_json(text) {
+            ApiError::bad("the request must be a JSON object")
+        } else {
+            ApiError::bad(format!("the request is not valid JSON: {e}"))
+        }
+    })?;
     let mut binary = &body[json_len..];
     let flag = |name: &str| -> Result<bool, ApiError> {
-        match param(&head, name) {
+        match param("the request's `parameters`", head.parameters, name)? {
             None => Ok(false),
             Some(v) => v
                 .as_bool()
@@ -89,28 +191,21 @@ pub fn parse_request(header_length: Option<&[u8]>, body: &[u8]) -> Result<RestCa
     };
     let binary_default = flag("binary_data_output")?;
     let allow_non_finite = flag("allow_non_finite")?;
-    let id = head.get("id").and_then(Value::as_str).map(str::to_string);
-    let inputs_json = match head.get("inputs") {
-        Some(Value::Array(a)) => a.as_slice(),
-        Some(_) => return Err(ApiError::bad("`inputs` must be an array")),
-        None => &[],
+    let id = string_field("`id`", head.id);
+    let inputs_json: Vec<InputHead> = match head.inputs {
+        Some(raw) => bounded_list("inputs", raw)?,
+        None => Vec::new(),
     };
     let mut inputs = Vec::new();
-    for (i, input) in inputs_json.iter().enumerate() {
-        let name = input
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::bad(format!("input {i} has no `name`")))?
-            .to_string();
-        let datatype = input
-            .get("datatype")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::bad(format!("input `{name}` has no `datatype`")))?
-            .to_string();
-        let shape = shape_of(&name, input)?;
-        let data = match param(input, "binary_data_size") {
+    for (i, input) in inputs_json.into_iter().enumerate() {
+        let name = string_field("`name`", input.name)
+            .ok_or_else(|| ApiError::bad(format!("input {i} has no `name`")))?;
+        let datatype = string_field("`datatype`", input.datatype)
+            .ok_or_else(|| ApiError::bad(format!("input `{name}` has no `datatype`")))?;
+        let shape = shape_of(&name, input.shape)?;
+        let field = format!("input `{name}`: binary_data_size");
+        let data = match param(&field, input.parameters, "binary_data_size")? {
             Some(size) => {
-                let field = format!("input `{name}`: binary_data_size");
                 let size = size
                     .as_u64()
                     .ok_or_else(|| ApiError::bad(format!("{field} {size} is not a byte count")))?;
@@ -121,7 +216,7 @@ pub fn parse_request(header_length: Option<&[u8]>, body: &[u8]) -> Result<RestCa
                         binary.len()
                     )));
                 }
-                if input.get("data").is_some() {
+                if input.data.is_some() {
                     return Err(ApiError::bad(format!(
                         "input `{name}` has both `data` and binary_data_size"
                     )));
@@ -130,9 +225,15 @@ pub fn parse_request(header_length: Option<&[u8]>, body: &[u8]) -> Result<RestCa
                 binary = rest;
                 TensorData::Raw(mine.to_vec())
             }
-            None => TensorData::Json(input.get("data").cloned().ok_or_else(|| {
-                ApiError::bad(format!("input `{name}` has neither `data` nor binary data"))
-            })?),
+            None => TensorData::Json(
+                input
+                    .data
+                    .ok_or_else(|| {
+                        ApiError::bad(format!("input `{name}` has neither `data` nor binary data"))
+                    })?
+                    .get()
+                    .to_string(),
+            ),
         };
         inputs.push(InferInput {
             name,
@@ -149,13 +250,12 @@ pub fn parse_request(header_length: Option<&[u8]>, body: &[u8]) -> Result<RestCa
             body.len()
         )));
     }
-    let outputs = match head.get("outputs") {
-        Some(Value::Array(list)) => list
-            .iter()
+    let outputs = match head.outputs {
+        Some(raw) => bounded_list::<&RawValue>("outputs", raw)?
+            .into_iter()
             .enumerate()
-            .map(|(i, o)| requested_output(i, o))
+            .map(|(i, o)| requested_output(i, &small(&format!("output {i}"), o)?))
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(ApiError::bad("`outputs` must be an array")),
         None => Vec::new(),
     };
     Ok(RestCall {
@@ -170,6 +270,7 @@ pub fn parse_request(header_length: Option<&[u8]>, body: &[u8]) -> Result<RestCa
 }
 
 fn requested_output(i: usize, o: &Value) -> Result<RequestedOutput, ApiError> {
+    let param = |o: &Value, name: &str| o.get("parameters")?.get(name).cloned();
     let name = o
         .get("name")
         .and_then(Value::as_str)
