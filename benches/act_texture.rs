@@ -7,7 +7,8 @@
 //! rgba32float for f32 storage, rgba16float for f16), fed by a buffer-to-texture copy whose
 //! time is shown beside. The two runs alternate, `BENCH_ITERS` rounds of `BENCH_REPEATS`
 //! dispatches in one pass each; each side's best round is compared. Both outputs are read
-//! back and must agree (same arithmetic on the same values). Wall time, so it runs on
+//! back and must agree (same arithmetic on the same values). Beside the best-of-N ratio, the
+//! median of the per-round ratios (robust to a load that moves). Wall time, so it runs on
 //! adapters without timestamp queries.
 //!
 //! `weight` is how many conv layers of the model have the shape: the last lines weigh each
@@ -33,6 +34,9 @@ struct Row {
     buffer_ms: f64,
     texture_ms: f64,
     copy_ms: f64,
+    /// The median over rounds of buffer time / texture time within a round (the two run back
+    /// to back, so a load that moves between rounds cancels out).
+    paired: f64,
     flops: u64,
 }
 
@@ -122,25 +126,26 @@ fn run(ctx: &GpuContext, model: &str, batch: usize, iters: usize, repeats: u32) 
             repeats,
         )?;
         println!(
-            "  {:<24} {:<34} buffer {:9.3} ms  texture {:9.3} ms  {:5.2}x  (copy {:.3} ms)",
+            "  {:<24} {:<34} buffer {:9.3} ms  texture {:9.3} ms  {:5.2}x  paired {:5.2}x  (copy {:.3} ms)",
             row.label,
             row.shape,
             row.buffer_ms,
             row.texture_ms,
             row.buffer_ms / row.texture_ms,
+            row.paired,
             row.copy_ms
         );
         rows.push(row);
     }
     println!("\nload average at end {}\n", load());
     println!(
-        "| layer | shape | tile | x | buffer ms | texture ms | buffer/texture | GFLOP/s buffer -> texture | copy ms |"
+        "| layer | shape | tile | x | buffer ms | texture ms | buffer/texture (best) | paired median | GFLOP/s buffer -> texture | copy ms |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         let rate = |ms: f64| r.flops as f64 / (ms * 1e-3) / 1e9;
         println!(
-            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.2}x | {:.1} -> {:.1} | {:.3} |",
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.2}x | {:.2}x | {:.1} -> {:.1} | {:.3} |",
             r.label,
             r.shape,
             r.tile,
@@ -148,6 +153,7 @@ fn run(ctx: &GpuContext, model: &str, batch: usize, iters: usize, repeats: u32) 
             r.buffer_ms,
             r.texture_ms,
             r.buffer_ms / r.texture_ms,
+            r.paired,
             rate(r.buffer_ms),
             rate(r.texture_ms),
             r.copy_ms
@@ -384,6 +390,7 @@ fn measure(
     }
 
     let (mut best_b, mut best_t, mut best_c) = (f64::MAX, f64::MAX, f64::MAX);
+    let mut ratios = Vec::with_capacity(iters);
     for round in 0..iters {
         // Alternate which side goes first, so neither always follows the other.
         let (tb, tt) = if round % 2 == 0 {
@@ -393,10 +400,12 @@ fn measure(
             let tt = time(ctx, repeats, run_texture)?;
             (time(ctx, repeats, run_buffer)?, tt)
         };
+        ratios.push(tb / tt);
         best_b = best_b.min(tb);
         best_t = best_t.min(tt);
         best_c = best_c.min(time(ctx, repeats, copy)?);
     }
+    ratios.sort_by(f64::total_cmp);
     let t = tile;
     Ok(Row {
         label: layer.name.clone(),
@@ -411,6 +420,7 @@ fn measure(
         buffer_ms: best_b,
         texture_ms: best_t,
         copy_ms: best_c,
+        paired: ratios[ratios.len() / 2],
         flops: laid.flops,
     })
 }
