@@ -454,6 +454,29 @@ mod tests {
     }
 
     #[test]
+    fn an_input_texture_wraps_whole_rows_and_names_the_tensor_past_the_limit() {
+        // ResNet50's largest activation at batch 8: 8 x 112 x 112 x 16 groups.
+        assert_eq!(
+            act_texture_rows(8 * 112 * 112 * 16, 8192, "x").unwrap(),
+            392
+        );
+        assert_eq!(act_texture_rows(1, 8192, "x").unwrap(), 1);
+        assert_eq!(
+            act_texture_rows(ACT_ROW as usize + 1, 8192, "x").unwrap(),
+            2
+        );
+        let err = act_texture_rows(8193 * ACT_ROW as usize, 8192, "the input of `big`")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_texture_dimension_2d") && err.contains("`big`"),
+            "{err}"
+        );
+        // A device whose textures are narrower than a row.
+        assert!(act_texture_rows(1, 2048, "x").is_err());
+    }
+
+    #[test]
     fn big_maps_keep_every_lane_along_pixels() {
         let (v, p) = params_for(256, 56, 8);
         assert_eq!(v.lanes_along_m(&p, 8, 2), WORKGROUP);
