@@ -91,7 +91,7 @@ impl Specialization {
 }
 
 /// The bind group layout every kernel uses: a uniform at 0, read-only storage buffers at
-/// 1..=`reads`, then one read-write storage buffer. A `textures` binding holds a 2-D float
+/// 1..=`reads`, then one read-write storage buffer. Each `textures` binding holds a 2-D float
 /// texture (unfilterable, so any float format binds) instead, and an `unused` read binding is
 /// left out.
 pub fn bind_group_layout(
