@@ -47,7 +47,22 @@ override PAD: u32 = 0u;
 override AVG_POOL: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
+// The input activation: a storage buffer (ACT_BUFFER), or the same groups of 4 channels in
+// order in a texture of ACT_ROW texels a row (ACT_TEXTURE: the "activations as textures"
+// measurement, `cargo bench --bench act_texture`; texel fetches are vectorised on llvmpipe,
+// storage loads are a per-lane loop).
+// @if ACT_BUFFER
 @group(0) @binding(1) var<storage, read> src: array<S4>;
+fn input(at: u32) -> vec4<CT> {
+    return ld(src[at]);
+}
+// @end
+// @if ACT_TEXTURE
+@group(0) @binding(1) var src: texture_2d<f32>;
+fn input(at: u32) -> vec4<CT> {
+    return vec4<CT>(textureLoad(src, vec2<u32>(at % ACT_ROW, at / ACT_ROW), 0));
+}
+// @end
 // Weights: one K row per texture row, 4 output channels per texel (rgba32float for f32
 // storage, rgba16float for f16), read with textureLoad. Past `fold_rows` rows they continue
 // in the next block of out_c4 texels to the right (devices with small textures).
@@ -101,14 +116,14 @@ fn taps(img: u32, oy: u32, ox: u32, ky: u32, kx: u32) -> Taps {
 // Channel group ci4 of the input at `t`.
 fn gather(t: Taps, ci4: u32) -> vec4<CT> {
     if (AVG_POOL) {
-        return ld(src[t.at[0] + ci4]) * t.w[0]
-             + ld(src[t.at[1] + ci4]) * t.w[1]
-             + ld(src[t.at[2] + ci4]) * t.w[2]
-             + ld(src[t.at[3] + ci4]) * t.w[3];
+        return input(t.at[0] + ci4) * t.w[0]
+             + input(t.at[1] + ci4) * t.w[1]
+             + input(t.at[2] + ci4) * t.w[2]
+             + input(t.at[3] + ci4) * t.w[3];
     } else if (PAD == 0u) {
-        return ld(src[t.at[0] + ci4]); // 1x1: every tap is inside
+        return input(t.at[0] + ci4); // 1x1: every tap is inside
     }
-    return select(vec4<CT>(0.0), ld(src[t.at[0] + ci4]), t.w[0] != CT(0.0));
+    return select(vec4<CT>(0.0), input(t.at[0] + ci4), t.w[0] != CT(0.0));
 }
 
 // @if STAGED

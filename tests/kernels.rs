@@ -147,6 +147,47 @@ fn winograd_matches_reference_on_every_3x3_stride_1_case() {
     );
 }
 
+/// The conv reading its input activation from a texture (`ConvVariant::act_texture`, what
+/// `cargo bench --bench act_texture` measures against the buffer read) on every conv case, in
+/// every storage, on Vulkan and on GL: within the direct conv's tolerances.
+#[test]
+fn conv_with_a_texture_input_matches_reference_vulkan_and_gl() {
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.family == "conv")
+        .collect();
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for (ctx, storages) in [(ctx(), storages()), (gl_ctx(), storages_of(gl_ctx()))] {
+        let _turn = (ctx.info.backend == wgpu::Backend::Gl).then(gl_exclusive);
+        for case in &cases {
+            for &storage in &storages {
+                let got = case
+                    .run_act_texture(ctx, storage)
+                    .expect("a conv case")
+                    .expect("conv dispatch with a texture input");
+                runs += 1;
+                let err = rel_err(&got, case.expected());
+                let tol = tolerance(storage, case.compared);
+                if err > tol {
+                    failures.push(format!(
+                        "{} {} on {}: rel err {err:.2e} > {tol:.2e}",
+                        case.name,
+                        storage.name(),
+                        ctx.describe()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(runs >= 2 * cases.len(), "{runs} runs");
+    assert!(
+        failures.is_empty(),
+        "texture-input conv mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
 /// Every tile the tuner may choose on this adapter (`gpu_resnet::tune::candidates`), on the
 /// awkward conv shapes and the smallest model shape each fits, in FP32: a tuned plan must
 /// compute what the default one does.

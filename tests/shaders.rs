@@ -134,6 +134,50 @@ fn every_specialisation_validates_and_cross_compiles() {
     );
 }
 
+/// The conv reading its input from a texture (`ConvVariant::act_texture`, measured by
+/// `cargo bench --bench act_texture`, used by no plan): every kernel size, the vd pooled read,
+/// every tile policy, every storage.
+#[test]
+fn the_texture_input_conv_validates_and_cross_compiles() {
+    use gpu_resnet::kernels::conv::{ConvVariant, Tile, TILE_POLICIES};
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for storage in [
+        Storage::F32,
+        Storage::F16Packed,
+        Storage::F16Native,
+        Storage::F16Mixed,
+    ] {
+        for (kernel, pad, avg_pool) in [(1, 0, false), (1, 0, true), (3, 1, false), (7, 3, false)] {
+            for (device, subgroup) in TILE_POLICIES {
+                let v = ConvVariant {
+                    kernel,
+                    pad,
+                    avg_pool,
+                    tile: Tile::for_layer(256, device, subgroup),
+                    act_texture: true,
+                };
+                let spec = v.specialization(storage);
+                assert_eq!(
+                    spec.texture_inputs,
+                    [1, 2],
+                    "input and weights are textures"
+                );
+                count += 1;
+                if let Err(e) = translate(&spec, storage) {
+                    failures.push(format!("{v:?} [{}]: {e}", storage.name()));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn a_broken_shader_is_rejected() {
     // The check must be able to fail.

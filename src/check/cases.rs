@@ -481,6 +481,28 @@ impl KernelCase {
         }
     }
 
+    /// The conv with its input read from a texture (the plan's tile on this adapter,
+    /// [`conv::ConvVariant::act_texture`]); `None` for other families.
+    pub fn run_act_texture(&self, ctx: &GpuContext, storage: Storage) -> Option<Result<Vec<f32>>> {
+        let KernelInput::Conv(c) = &self.input else {
+            return None;
+        };
+        let pixels = c.layer.out_pixels(c.x.n, (c.x.h, c.x.w));
+        Some(
+            crate::check::once::conv_once_act_texture(
+                ctx,
+                storage,
+                &c.layer,
+                &c.x,
+                &c.params,
+                c.residual.as_ref(),
+                c.relu,
+                conv::tile_for(ctx, &c.layer, pixels),
+            )
+            .map(|a| a.data),
+        )
+    }
+
     /// Whether the case is a conv Winograd F(2x2, 3x3) can run ([`KernelCase::run_winograd`]).
     pub fn runs_as_winograd(&self) -> bool {
         matches!(&self.input, KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer))

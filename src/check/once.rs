@@ -225,7 +225,17 @@ pub fn conv_once_tiled(
     relu: bool,
     tile: conv::Tile,
 ) -> Result<Activation> {
-    conv_once_as(ctx, storage, layer, x, p, residual, relu, tile, false)
+    conv_once_as(
+        ctx,
+        storage,
+        layer,
+        x,
+        p,
+        residual,
+        relu,
+        tile,
+        ConvPath::Direct,
+    )
 }
 
 /// [`conv_once_tiled`] as Winograd F(2x2, 3x3) (its three dispatches, `tile` for the GEMM);
@@ -241,7 +251,51 @@ pub fn conv_once_winograd(
     relu: bool,
     tile: conv::Tile,
 ) -> Result<Activation> {
-    conv_once_as(ctx, storage, layer, x, p, residual, relu, tile, true)
+    conv_once_as(
+        ctx,
+        storage,
+        layer,
+        x,
+        p,
+        residual,
+        relu,
+        tile,
+        ConvPath::Winograd,
+    )
+}
+
+/// [`conv_once_tiled`] reading its input from a texture ([`conv::ConvVariant::act_texture`]).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_once_act_texture(
+    ctx: &GpuContext,
+    storage: Storage,
+    layer: &ConvLayer,
+    x: &Activation,
+    p: &ConvBn,
+    residual: Option<&Activation>,
+    relu: bool,
+    tile: conv::Tile,
+) -> Result<Activation> {
+    conv_once_as(
+        ctx,
+        storage,
+        layer,
+        x,
+        p,
+        residual,
+        relu,
+        tile,
+        ConvPath::ActTexture,
+    )
+}
+
+/// How a one-shot conv runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ConvPath {
+    Direct,
+    Winograd,
+    /// The direct conv, its input in a texture.
+    ActTexture,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -254,8 +308,9 @@ fn conv_once_as(
     residual: Option<&Activation>,
     relu: bool,
     tile: conv::Tile,
-    winograd: bool,
+    path: ConvPath,
 ) -> Result<Activation> {
+    let winograd = path == ConvPath::Winograd;
     if x.c != layer.cin {
         return Err(Error::Input(format!(
             "conv `{}` expects {} input channels, got {}",
@@ -309,7 +364,21 @@ fn conv_once_as(
     } else {
         vec![conv::dispatch(&env, &conv_op, tile)?]
     };
-    let op = ops.pop().expect("a conv has at least one dispatch");
+    let mut op = ops.pop().expect("a conv has at least one dispatch");
+    let act_texture = if path == ConvPath::ActTexture {
+        op.spec = conv::ConvVariant {
+            act_texture: true,
+            ..conv::ConvVariant::of(layer, tile)
+        }
+        .specialization(storage);
+        let bytes = storage.encode(&to_nhwc4(x));
+        let texture = ctx.scoped("conv kernel test input texture", || {
+            conv::act_texture(ctx, storage, "conv kernel test input", &bytes)
+        })?;
+        Some(texture.create_view(&Default::default()))
+    } else {
+        None
+    };
     let wino_texture = if winograd {
         ctx.scoped("winograd kernel test weights", || {
             winograd::prepare_weights(ctx, storage, layer, p, "conv kernel test")
@@ -318,11 +387,12 @@ fn conv_once_as(
     } else {
         None
     };
+    let x_data = match &act_texture {
+        Some(view) => Data::Texture(view),
+        None => Data::Bytes(storage.encode(&to_nhwc4(x))),
+    };
     let mut data = vec![
-        (
-            Resource::Tensor(input),
-            Data::Bytes(storage.encode(&to_nhwc4(x))),
-        ),
+        (Resource::Tensor(input), x_data),
         (Resource::ConvWeights(0), Data::Texture(&view)),
     ];
     if let Some(r) = residual {

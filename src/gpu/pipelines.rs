@@ -19,9 +19,9 @@ pub struct Specialization {
     pub constants: Vec<(&'static str, f64)>,
     /// Read-only storage buffers after the uniform at binding 0; one read-write buffer follows.
     pub read_buffers: u32,
-    /// A sampled `texture_2d<f32>` read with `textureLoad`, at this binding: one of the read
-    /// bindings (it then holds the texture, not a buffer) or one past the buffers.
-    pub texture_input: Option<u32>,
+    /// Sampled `texture_2d<f32>`s read with `textureLoad`, at these bindings: read bindings
+    /// (they then hold the texture, not a buffer) or one past the buffers.
+    pub texture_inputs: Vec<u32>,
     /// A read binding this entry point does not use (left out of the layout).
     pub unused_read: Option<u32>,
     /// Device features the source needs (beyond what its storage prelude enables).
@@ -42,7 +42,7 @@ impl Specialization {
             source: format!("{prelude}\n{COMMON}\n{body}"),
             constants: Vec::new(),
             read_buffers,
-            texture_input: None,
+            texture_inputs: Vec::new(),
             unused_read: None,
             features: wgpu::Features::empty(),
         }
@@ -54,9 +54,12 @@ impl Specialization {
         self
     }
 
-    /// Read a texture at `binding` (see [`Specialization::texture_input`]).
+    /// Read a texture at `binding` too (see [`Specialization::texture_inputs`]).
     pub fn with_texture_input(mut self, binding: u32) -> Self {
-        self.texture_input = Some(binding);
+        if !self.texture_inputs.contains(&binding) {
+            self.texture_inputs.push(binding);
+            self.texture_inputs.sort_unstable();
+        }
         self
     }
 
@@ -81,20 +84,20 @@ impl Specialization {
                 .iter()
                 .map(|&(n, v)| (n, v.to_bits()))
                 .collect(),
-            texture_input: self.texture_input,
+            texture_inputs: self.texture_inputs.clone(),
             unused_read: self.unused_read,
         }
     }
 }
 
 /// The bind group layout every kernel uses: a uniform at 0, read-only storage buffers at
-/// 1..=`reads`, then one read-write storage buffer. A `texture` binding holds a 2-D float
+/// 1..=`reads`, then one read-write storage buffer. Each `textures` binding holds a 2-D float
 /// texture (unfilterable, so any float format binds) instead, and an `unused` read binding is
 /// left out.
 pub fn bind_group_layout(
     device: &wgpu::Device,
     reads: u32,
-    texture: Option<u32>,
+    textures: &[u32],
     unused: Option<u32>,
 ) -> wgpu::BindGroupLayout {
     let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
@@ -119,11 +122,11 @@ pub fn bind_group_layout(
     }];
     entries.extend(
         (1..=reads)
-            .filter(|b| Some(*b) != texture && Some(*b) != unused)
+            .filter(|b| !textures.contains(b) && Some(*b) != unused)
             .map(|b| storage(b, true)),
     );
     entries.push(storage(reads + 1, false));
-    entries.extend(texture.map(|binding| wgpu::BindGroupLayoutEntry {
+    entries.extend(textures.iter().map(|&binding| wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::Texture {
@@ -166,7 +169,7 @@ pub struct PipelineKey {
     source: SourceKey,
     /// `override` values by their bits (f64 is not `Eq`).
     constants: Vec<(&'static str, u64)>,
-    texture_input: Option<u32>,
+    texture_inputs: Vec<u32>,
     unused_read: Option<u32>,
 }
 
@@ -205,7 +208,7 @@ impl PipelineCache {
         let layout = bind_group_layout(
             device,
             spec.read_buffers,
-            spec.texture_input,
+            &spec.texture_inputs,
             spec.unused_read,
         );
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
