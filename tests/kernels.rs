@@ -158,7 +158,13 @@ fn conv_with_a_texture_input_matches_reference_vulkan_and_gl() {
         .collect();
     let mut failures = Vec::new();
     let mut runs = 0;
-    for (ctx, storages) in [(ctx(), storages()), (gl_ctx(), storages_of(gl_ctx()))] {
+    // The texture read is the same code in every f16 storage but native f16's (it returns f32
+    // texels): F16Mixed adds nothing over F16Packed, and GL (no SHADER_F16) runs FP32 only.
+    let vulkan: Vec<Storage> = storages()
+        .into_iter()
+        .filter(|&s| s != Storage::F16Mixed)
+        .collect();
+    for (ctx, storages) in [(ctx(), vulkan), (gl_ctx(), vec![Storage::F32])] {
         let _turn = (ctx.info.backend == wgpu::Backend::Gl).then(gl_exclusive);
         for case in &cases {
             for &storage in &storages {
