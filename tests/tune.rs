@@ -80,6 +80,38 @@ fn a_tuned_plan_with_winograd_matches_the_default_plan() {
     }
 }
 
+/// The untuned default on a CPU adapter: F(4x4) in FP32 on the 3x3 stride-1 convs whose GEMM
+/// has at least `F4_MIN_TILES` tiles (ResNet18 at 224: the 56x56 convs at batch 1, the 56, 28
+/// and 14 ones at batch 8; never the 512-channel 7x7s), the direct conv elsewhere and in f16.
+#[test]
+fn the_default_plan_runs_f4_where_it_pays_on_cpu_adapters_in_fp32() {
+    if ctx().info.device_type != wgpu::DeviceType::Cpu {
+        eprintln!("the default's Winograd rule is for CPU adapters: skipped");
+        return;
+    }
+    let spec = resolve("ResNet18").unwrap();
+    let weights = synthetic_weights(&spec.arch, 1000, 3);
+    for storage in [Storage::F32, Storage::F16Packed] {
+        let mut model = Model::new(ctx(), &weights, storage).unwrap();
+        model.set_tuning(None);
+        for (batch, maps) in [(1, &[56][..]), (8, &[56, 28, 14][..])] {
+            let plan = model.plan(batch, 224, 224).unwrap();
+            for c in plan.convs.iter().flatten() {
+                let s = &c.shape;
+                let f4 = storage == Storage::F32
+                    && (s.kernel, s.stride) == (3, 1)
+                    && maps.contains(&s.in_h);
+                assert_eq!(
+                    c.winograd,
+                    f4.then_some(Winograd::F4),
+                    "{} {s:?}",
+                    storage.name()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn stale_and_damaged_cache_files_are_ignored_with_a_reason() {
     let dir = std::env::temp_dir().join(format!("gpu-resnet-tune-{}", std::process::id()));

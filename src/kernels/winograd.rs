@@ -50,17 +50,18 @@ pub fn tiles(t: Winograd, (h, w): (usize, usize), batch: usize) -> usize {
 }
 
 /// The fewest F(4x4) tiles (over the batch) at which the default heuristic runs a conv as
-/// F(4x4). Below it the GEMM's slabs, padded to whole blocks of its register tile (128 pixels
-/// for lavapipe's 16x64 sg8), are mostly padding. Measured on lavapipe, ResNet50 FP32
-/// (docs/performance.md, "Winograd F(4x4,3x3)"): 0.3-0.7x the direct conv's time at 49 tiles
-/// and above (28x28 at batch 1, 14x14 at batch 8), 1.4x at 32 (7x7 at batch 8), 3-20x at 16
-/// and 4 (14x14 and 7x7 at batch 1).
-pub const F4_MIN_TILES: usize = 49;
+/// F(4x4): half of lavapipe's 128-pixel GEMM block (16x64 sg8), so that the slabs, padded to
+/// whole blocks, are at least half real tiles and the GEMM does at most half the direct conv's
+/// multiplies. Measured on lavapipe, ResNet50 FP32 (docs/performance.md, "Winograd
+/// F(4x4,3x3)"): 0.40-0.60x the direct conv's time at 128 tiles and more (56x56 at batch 1,
+/// 56/28/14 at batch 8); 28x28 at batch 1 (49 tiles) 0.46-0.53x in one run and 0.71-1.73x in
+/// the next, so left direct; 1.4x at 32 (7x7 at batch 8), 3-20x at 16 and 4.
+pub const F4_MIN_TILES: usize = 64;
 
 /// The widest layer the default heuristic runs as F(4x4): its transformed weights take 4x the
 /// 3x3 weights' memory, and are made when the model loads, before any map size is known. The
 /// 512-channel 3x3s run on 7x7 maps at 224x224, which reach [`F4_MIN_TILES`] only from batch
-/// 13 on.
+/// 16 on.
 const F4_MAX_COUT: usize = 256;
 
 /// The Winograd tile the default heuristic may choose for `layer` in `storage` on this
