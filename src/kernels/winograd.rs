@@ -89,7 +89,18 @@ pub fn default_for(
     map: (usize, usize),
     batch: usize,
 ) -> Option<Winograd> {
-    default_may_choose(ctx, storage, layer).filter(|&t| tiles(t, map, batch) >= F4_MIN_TILES)
+    default_may_choose(ctx, storage, layer).filter(|&t| {
+        let tiles = tiles(t, map, batch);
+        // V and M must each fit one storage binding, whatever the GEMM's block (at most 256
+        // pixels) pads the slabs to: the graph's own limit check does not see the scratch.
+        // (Saturating: an absurd batch fails the plan's own check, never wraps around here.)
+        let slab = (tiles as u64).saturating_add(256);
+        let widest = c4(layer.cin.max(layer.cout)) as u64;
+        let scratch = [t.positions() as u64, widest, storage.bytes_per_4()]
+            .iter()
+            .fold(slab, |a, &d| a.saturating_mul(d));
+        tiles >= F4_MIN_TILES && scratch <= ctx.limits.max_storage_buffer_binding_size
+    })
 }
 
 /// The two transform stages.

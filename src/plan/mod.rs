@@ -57,8 +57,10 @@ pub struct Plan {
     timestamps: Option<Timestamps>,
     /// Set while a submission's read-back is outstanding (one `PendingRun` at a time).
     busy: Arc<AtomicBool>,
-    /// Bytes of the activation arena (all slots).
+    /// Bytes of the activation arena (all slots) and the plan-wide scratch.
     pub activation_bytes: u64,
+    /// Of which plan-wide scratch (Winograd's transformed tiles V and M).
+    pub scratch_bytes: u64,
     /// Bytes of the weights this plan reads (shared with the model's other plans).
     pub weight_bytes: u64,
     /// Number of activation buffers the arena needed.
@@ -325,6 +327,7 @@ impl Plan {
                 classes: model.classes,
                 activation_bytes: arena.slot_size.iter().sum::<u64>()
                     + scratch.iter().map(|b| b.size()).sum::<u64>(),
+                scratch_bytes: scratch.iter().map(|b| b.size()).sum::<u64>(),
                 activation_slots: arena.slot_size.len(),
                 weight_bytes: model.weight_bytes,
                 graph: graph.clone(),
