@@ -3,9 +3,10 @@
 
 use wgpu::util::DeviceExt;
 
-use crate::arch::{Arch, Stage1Shortcut};
+use crate::arch::{Arch, ConvLayer, Stage1Shortcut};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::kernels::winograd::{self, Winograd};
 use crate::kernels::{self, Storage};
 use crate::weights::ModelWeights;
 
@@ -83,9 +84,11 @@ pub struct Model {
     /// One texture per conv layer (a view of it, and how its rows are folded), in the order
     /// conv.wgsl reads: K rows of weights, then the bias row.
     pub(crate) conv_weights: Vec<(wgpu::TextureView, kernels::conv::WeightFold)>,
-    /// Winograd-transformed weights of the 3x3 stride-1 layers, where prepared: when the
-    /// tuning cache chooses Winograd for some shape, or by [`Model::prepare_winograd`].
-    pub(crate) winograd: Vec<Option<wgpu::TextureView>>,
+    /// Winograd-transformed weights of the 3x3 stride-1 layers per tile
+    /// ([`Winograd::index`]), where prepared: for a tile the tuning cache chooses for some
+    /// shape, where the default heuristic may choose it (`winograd::default_may_choose`), or
+    /// by [`Model::prepare_winograd`].
+    pub(crate) winograd: Vec<[Option<wgpu::TextureView>; 2]>,
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
     pub weight_bytes: u64,
@@ -152,14 +155,17 @@ impl Model {
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
             let (tuning, tune_status) = crate::tuning::load(ctx, storage);
-            let wants_winograd = tuning
-                .as_ref()
-                .is_some_and(|t| t.entries.values().any(|e| e.winograd));
-            let winograd = if wants_winograd {
-                winograd_weights(ctx, storage, weights)?
-            } else {
-                vec![None; layers.len()]
+            // Transform only what a plan may use: a tile the cache chooses somewhere (for
+            // every eligible layer: the cache is per shape, not per layer), and the tile the
+            // heuristic may choose per layer.
+            let tuned = |t: Winograd| {
+                tuning
+                    .as_ref()
+                    .is_some_and(|table| table.entries.values().any(|e| e.winograd == Some(t)))
             };
+            let winograd = winograd_weights(ctx, storage, weights, |layer, t| {
+                tuned(t) || winograd::default_may_choose(ctx, storage, layer) == Some(t)
+            })?;
             Ok(Model {
                 ctx: ctx.clone(),
                 arch: weights.arch,
@@ -178,39 +184,56 @@ impl Model {
     }
 }
 
-/// The Winograd weights of every eligible layer of `weights` (None for the others).
+/// The Winograd weights of every eligible layer of `weights` in each tile `want`s for it and
+/// `storage` allows (None for the others).
 fn winograd_weights(
     ctx: &GpuContext,
     storage: Storage,
     weights: &ModelWeights,
-) -> Result<Vec<Option<wgpu::TextureView>>> {
+    want: impl Fn(&ConvLayer, Winograd) -> bool,
+) -> Result<Vec<[Option<wgpu::TextureView>; 2]>> {
     let layers = weights.arch.conv_layers(weights.stage1);
-    layers
-        .iter()
-        .zip(&weights.convs)
-        .map(|(layer, conv)| {
-            Ok(
-                kernels::winograd::prepare_weights(ctx, storage, layer, conv, &weights.source)?
-                    .map(|t| t.create_view(&Default::default())),
-            )
-        })
-        .collect()
+    let mut out = Vec::with_capacity(layers.len());
+    for (layer, conv) in layers.iter().zip(&weights.convs) {
+        let mut views = [None, None];
+        for t in Winograd::ALL {
+            if !(winograd::eligible(layer) && t.allowed(storage) && want(layer, t)) {
+                continue;
+            }
+            views[t.index()] =
+                winograd::prepare_weights(ctx, storage, (layer, t), conv, &weights.source)?
+                    .map(|t| t.create_view(&Default::default()));
+        }
+        out.push(views);
+    }
+    Ok(out)
 }
 
 impl Model {
-    /// Transform and upload the Winograd weights of every 3x3 stride-1 layer (the tuner
-    /// times Winograd on them; plans use them where the tuning cache says).
+    /// Transform and upload the Winograd weights of every 3x3 stride-1 layer in every tile
+    /// this storage allows (the tuner times Winograd on them; plans use them where the
+    /// tuning cache or the heuristic says).
     pub fn prepare_winograd(&mut self, weights: &ModelWeights) -> Result<()> {
         let ctx = self.ctx.clone();
         self.winograd = ctx.scoped("Winograd weight upload", || {
-            winograd_weights(&ctx, self.storage, weights)
+            winograd_weights(&ctx, self.storage, weights, |_, _| true)
         })?;
         Ok(())
     }
 
-    /// Whether layer `i`'s Winograd weights are on the device.
-    pub fn has_winograd(&self, i: usize) -> bool {
-        self.winograd.get(i).is_some_and(|w| w.is_some())
+    /// Whether layer `i`'s Winograd weights for `tile` are on the device.
+    pub fn has_winograd(&self, i: usize, tile: Winograd) -> bool {
+        self.winograd
+            .get(i)
+            .is_some_and(|w| w[tile.index()].is_some())
+    }
+
+    /// The Winograd tiles with weights on the device for some layer.
+    pub fn winograd_tiles(&self) -> Vec<Winograd> {
+        Winograd::ALL
+            .into_iter()
+            .filter(|&t| (0..self.winograd.len()).any(|i| self.has_winograd(i, t)))
+            .collect()
     }
 
     /// Use `table` for the plans compiled from now on (`None`: the heuristic tiles alone).

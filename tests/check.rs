@@ -146,15 +146,16 @@ fn a_wrong_answer_fails_the_check_and_says_why() {
     let adapter = check::check_adapter(ctx(), Some(0), &suite, &[Precision::F32], &|_| {});
     let report = Report::new(vec![adapter]);
     assert!(!report.passed);
-    // 3 convs, the one 3x3 stride-1 conv among them again as Winograd, all 3 again with the
-    // staged tile, 3 golden cases.
-    assert_eq!(report.checks, 3 + 1 + 3 + 3);
+    // 3 convs, the one 3x3 stride-1 conv among them again as Winograd F(2x2) and F(4x4)
+    // (FP32), all 3 again with the staged tile, 3 golden cases.
+    assert_eq!(report.checks, 3 + 2 + 3 + 3);
     assert_eq!(report.failed, 2);
     let items = &report.adapters[0].modes[0].items;
-    assert!(items[..7].iter().all(|i| i.passed), "kernels pass");
+    assert!(items[..8].iter().all(|i| i.passed), "kernels pass");
     assert_eq!(items[3].family, "winograd");
-    assert!(items[4..7].iter().all(|i| i.family == "staged"));
-    let (ok, moved, missing) = (&items[7], &items[8], &items[9]);
+    assert_eq!(items[4].family, "winograd4");
+    assert!(items[5..8].iter().all(|i| i.family == "staged"));
+    let (ok, moved, missing) = (&items[8], &items[9], &items[10]);
     assert!(ok.passed && ok.max_rel_err.unwrap() <= 1e-3, "{ok:?}");
     // 1% off everywhere: 1e-2 relative, ten times the FP32 golden tolerance.
     assert!(!moved.passed);
@@ -169,7 +170,7 @@ fn a_wrong_answer_fails_the_check_and_says_why() {
     let md = report.to_markdown();
     assert!(md.contains("**FAIL**") && md.contains("> 1.0e-3"), "{md}");
     assert!(md.contains("missing.input.npy"), "{md}");
-    assert!(md.contains("8 of 10 checks passed"), "{md}");
+    assert!(md.contains("9 of 11 checks passed"), "{md}");
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["passed"], false);
     assert_eq!(json["failed"], 2);
@@ -180,8 +181,8 @@ fn a_wrong_answer_fails_the_check_and_says_why() {
         mode["uses"]["subgroups"],
         ctx().fixed_subgroup_size() == Some(8)
     );
-    assert_eq!(mode["items"][8]["passed"], false);
-    assert_eq!(mode["items"][8]["tolerance"], 1e-3);
+    assert_eq!(mode["items"][9]["passed"], false);
+    assert_eq!(mode["items"][9]["tolerance"], 1e-3);
 }
 
 #[test]

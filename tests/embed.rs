@@ -168,15 +168,9 @@ fn staged_tiles_read_folded_weights_and_too_little_workgroup_memory_is_refused()
     });
     let model = Model::new(&small, &w, Storage::F32).unwrap();
     let tile = staged::tile(8, 1);
-    let plan = gpu_resnet::Plan::compile_tiled(
-        &model,
-        1,
-        32,
-        32,
-        false,
-        TileChoice::Override(tile, false),
-    )
-    .unwrap();
+    let plan =
+        gpu_resnet::Plan::compile_tiled(&model, 1, 32, 32, false, TileChoice::Override(tile, None))
+            .unwrap();
     assert!(
         plan.convs.iter().flatten().all(|c| c.tile == tile),
         "every conv runs the staged tile"

@@ -14,6 +14,7 @@ use gpu_resnet::arch::{ConvLayer, ConvRole};
 use gpu_resnet::check;
 use gpu_resnet::check::once::{conv_once, head_once, max_pool_once};
 use gpu_resnet::kernels::conv::TILE_POLICIES;
+use gpu_resnet::kernels::winograd::Winograd;
 use gpu_resnet::reference::{self, Activation};
 use gpu_resnet::weights::synthetic::Rng;
 use gpu_resnet::Storage;
@@ -103,10 +104,10 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
     );
 }
 
-/// Winograd F(2x2, 3x3) on every 3x3 stride-1 conv case (the model shapes, 1x1 and odd maps,
-/// batch 3, padding edges), in every storage, with the default tile as its GEMM's (weights
-/// shared by subgroups on lavapipe), on Vulkan and on GL: within the direct conv's
-/// tolerances.
+/// Winograd F(2x2, 3x3), and F(4x4, 3x3) where the storage allows it, on every 3x3 stride-1
+/// conv case (the model shapes, 1x1 and odd maps, batch 3, padding edges), in every storage,
+/// with the default tile as its GEMM's (weights shared by subgroups on lavapipe), on Vulkan and
+/// on GL: within the direct conv's tolerances.
 #[test]
 fn winograd_matches_reference_on_every_3x3_stride_1_case() {
     let cases: Vec<_> = check::cases::kernel_cases()
@@ -114,32 +115,34 @@ fn winograd_matches_reference_on_every_3x3_stride_1_case() {
         .filter(|c| c.family == "conv")
         .collect();
     let mut failures = Vec::new();
-    let mut runs = 0;
+    let mut runs = [0; 2];
     for (ctx, storages) in [(ctx(), storages()), (gl_ctx(), storages_of(gl_ctx()))] {
         // GL tests of one binary take turns (see gl_exclusive).
         let _turn = (ctx.info.backend == wgpu::Backend::Gl).then(gl_exclusive);
         for case in &cases {
             for &storage in &storages {
-                let tile = |cout| gpu_resnet::kernels::conv::tile_for_cout(ctx, cout);
-                let Some(got) = case.run_winograd(ctx, storage, tile) else {
-                    continue;
-                };
-                runs += 1;
-                let got = got.expect("winograd dispatches");
-                let err = rel_err(&got, case.expected());
-                let tol = tolerance(storage, case.compared);
-                if err > tol {
-                    failures.push(format!(
-                        "{} {} on {}: rel err {err:.2e} > {tol:.2e}",
-                        case.name,
-                        storage.name(),
-                        ctx.describe()
-                    ));
+                for wino in Winograd::ALL.into_iter().filter(|w| w.allowed(storage)) {
+                    let tile = |cout| gpu_resnet::kernels::conv::tile_for_cout(ctx, cout);
+                    let Some(got) = case.run_winograd(ctx, (storage, wino), tile) else {
+                        continue;
+                    };
+                    runs[wino.index()] += 1;
+                    let got = got.expect("winograd dispatches");
+                    let err = rel_err(&got, case.expected());
+                    let tol = tolerance(storage, case.compared);
+                    if err > tol {
+                        failures.push(format!(
+                            "{wino:?} {} {} on {}: rel err {err:.2e} > {tol:.2e}",
+                            case.name,
+                            storage.name(),
+                            ctx.describe()
+                        ));
+                    }
                 }
             }
         }
     }
-    assert!(runs >= 16, "{runs} winograd runs");
+    assert!(runs[0] >= 16 && runs[1] >= 4, "{runs:?} winograd runs");
     assert!(
         failures.is_empty(),
         "winograd mismatches:\n{}",
@@ -190,6 +193,80 @@ fn conv_with_a_texture_input_matches_reference_vulkan_and_gl() {
     assert!(
         failures.is_empty(),
         "texture-input conv mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// F(4x4, 3x3) on the 3x3 stride-1 convs of the ResNets at full size: each stage's width
+/// (64..512: the basic blocks' 3x3s and the bottlenecks' alike) on its map at 224 (56, 28,
+/// 14, 7) and at 320 (80, 40, 20, 10: maps not a multiple of 4 among them), batches 1 and 3,
+/// with and without the residual and the ReLU. The error of every storage is measured and
+/// printed (`--nocapture`); where `Winograd::allowed` admits F(4x4) it must be within the
+/// direct conv's tolerance, unchanged. F(2x2) runs the same cases as the baseline.
+#[test]
+fn winograd4_matches_reference_on_resnet_3x3_shapes_at_224_and_320() {
+    let ctx = ctx();
+    let mut rng = Rng::new(21);
+    let mut failures = Vec::new();
+    let mut table = vec![format!(
+        "| tile | shape | storage | max abs err | rel err | tolerance | allowed |"
+    )];
+    table.push("|---|---|---|---:|---:|---:|---|".into());
+    let maps = [(64, 56, 80), (128, 28, 40), (256, 14, 20), (512, 7, 10)];
+    let mut k = 0;
+    for (c, at224, at320) in maps {
+        for map in [at224, at320] {
+            for (n, residual, relu) in [(1, true, true), (3, false, true), (1, false, false)] {
+                k += 1;
+                let shape = check::cases::ConvShape {
+                    layer: layer(c, c, 3, 1, false),
+                    n,
+                    h: map,
+                    w: map,
+                    residual,
+                    relu,
+                    origin: format!("ResNet 3x3 at {map}x{map}"),
+                };
+                let case = check::cases::KernelCase::conv(&mut rng, &shape);
+                let want = case.expected();
+                for storage in storages() {
+                    let tol = tolerance(storage, case.compared);
+                    for wino in Winograd::ALL {
+                        let tile = |cout| gpu_resnet::kernels::conv::tile_for_cout(ctx, cout);
+                        let got = case
+                            .run_winograd(ctx, (storage, wino), tile)
+                            .expect("a 3x3 stride-1 case")
+                            .expect("winograd dispatches");
+                        let err = rel_err(&got, want);
+                        let abs = got
+                            .iter()
+                            .zip(want)
+                            .fold(0.0f64, |m, (&a, &b)| m.max((a as f64 - b as f64).abs()));
+                        let allowed = wino.allowed(storage);
+                        table.push(format!(
+                            "| {wino:?} | {c}->{c} {map}x{map} n{n}{}{} | {} | {abs:.2e} | {err:.2e} | {tol:.1e} | {} |",
+                            if residual { " +res" } else { "" },
+                            if relu { " relu" } else { "" },
+                            storage.name(),
+                            if allowed { "yes" } else { "no" },
+                        ));
+                        if allowed && err > tol {
+                            failures.push(format!(
+                                "{wino:?} {} {}: rel err {err:.2e} > {tol:.2e}",
+                                case.name,
+                                storage.name()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{}", table.join("\n"));
+    assert_eq!(k, 24, "cases");
+    assert!(
+        failures.is_empty(),
+        "winograd4 mismatches:\n{}",
         failures.join("\n")
     );
 }
@@ -300,9 +377,12 @@ fn staged_tile_matches_reference_on_every_conv_case_vulkan_and_gl() {
                         .expect("staged conv dispatch");
                     check("", got);
                     runs += 1;
-                    if let Some(got) = case.run_winograd(ctx, storage, |_| *tile) {
-                        check(" winograd", got.expect("winograd dispatches"));
-                        winograd_runs += 1;
+                    for wino in Winograd::ALL.into_iter().filter(|w| w.allowed(storage)) {
+                        if let Some(got) = case.run_winograd(ctx, (storage, wino), |_| *tile) {
+                            let what = format!(" {}", wino.name());
+                            check(&what, got.expect("winograd dispatches"));
+                            winograd_runs += 1;
+                        }
                     }
                 }
             }

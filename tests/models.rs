@@ -126,12 +126,10 @@ fn plans_of_several_batch_sizes_share_the_model_and_agree() {
         .iter()
         .map(|t| (8 * t.h * t.w * t.c.div_ceil(4) * 16) as u64)
         .sum();
-    assert!(
-        p8.activation_bytes * 2 < all,
-        "arena {} vs sum {}",
-        p8.activation_bytes,
-        all
-    );
+    // The arena's slots only: Winograd's scratch (the default runs the vd stem's 3x3/1 convs
+    // at 16x16, batch 8, as F(4x4) on CPU adapters) holds no graph tensor.
+    let arena = p8.activation_bytes - p8.scratch_bytes;
+    assert!(arena * 2 < all, "arena {arena} vs sum {all}");
 }
 
 fn model_pipelines(model: &Model) -> usize {

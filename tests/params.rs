@@ -124,8 +124,10 @@ fn winograd_params_match_both_stages() {
     });
     for stage in [winograd::Stage::Input, winograd::Stage::Output] {
         for storage in [Storage::F32, Storage::F16Packed] {
-            let spec = winograd::specialization(storage, stage);
-            assert_same_layout(&spec, "Params", &host);
+            for tile in winograd::Winograd::ALL {
+                let spec = winograd::specialization(storage, stage, tile);
+                assert_same_layout(&spec, "Params", &host);
+            }
         }
     }
 }

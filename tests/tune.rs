@@ -5,14 +5,14 @@ mod common;
 
 use common::*;
 use gpu_resnet::arch::{Op, Stage1Shortcut};
-use gpu_resnet::kernels::winograd;
+use gpu_resnet::kernels::winograd::{self, Winograd};
 use gpu_resnet::tune::{self, ConvShape, TuneStamp, TuneStatus, TuneTable, TunedTile};
 use gpu_resnet::weights::synthetic::{synthetic_input, synthetic_weights};
 use gpu_resnet::{resolve, Model, Storage};
 
 /// A table that puts every conv of ResNet18 at batch 2, 32x32, on an 8x32 tile (shared by
-/// subgroups where the adapter can), the 3x3 stride-1 ones as Winograd.
-fn table_for(storage: Storage) -> TuneTable {
+/// subgroups where the adapter can), the 3x3 stride-1 ones as Winograd in tile `wino`.
+fn table_for(storage: Storage, wino: Winograd) -> TuneTable {
     let spec = resolve("ResNet18").unwrap();
     let graph = spec.arch.graph(32, 32, 1000, Stage1Shortcut::Projection);
     let share = ctx()
@@ -32,7 +32,7 @@ fn table_for(storage: Storage) -> TuneTable {
                     share,
                     ms: 1.0,
                     heuristic_ms: 2.0,
-                    winograd: winograd::eligible(layer),
+                    winograd: winograd::eligible(layer).then_some(wino),
                     staged: false,
                 },
             );
@@ -41,6 +41,8 @@ fn table_for(storage: Storage) -> TuneTable {
     table
 }
 
+/// Every Winograd tile the storage allows, from the table, matches the default plan; a table
+/// asking for F(4x4) in an f16 storage (which does not allow it) falls back to the heuristic.
 #[test]
 fn a_tuned_plan_with_winograd_matches_the_default_plan() {
     let spec = resolve("ResNet18").unwrap();
@@ -51,22 +53,62 @@ fn a_tuned_plan_with_winograd_matches_the_default_plan() {
         model.set_tuning(None);
         let want = model.plan(2, 32, 32).unwrap().run(&input).unwrap();
         model.prepare_winograd(&weights).unwrap();
-        model.set_tuning(Some(table_for(storage)));
-        let plan = model.plan(2, 32, 32).unwrap();
-        let (tuned, convs) = plan.tuned_convs();
-        assert_eq!(tuned, convs, "every conv dispatch takes the table's tile");
-        assert!(
-            plan.convs.iter().flatten().any(|c| c.winograd),
-            "the 3x3 stride-1 convs run as Winograd"
-        );
-        let got = plan.run(&input).unwrap();
-        let err = rel_err(&got, &want);
-        let tol = tolerance(storage, Compared::Model);
-        assert!(
-            err <= tol,
-            "{}: rel err {err:.2e} > {tol:.2e}",
-            storage.name()
-        );
+        for wino in Winograd::ALL {
+            model.set_tuning(Some(table_for(storage, wino)));
+            let plan = model.plan(2, 32, 32).unwrap();
+            let used = plan
+                .convs
+                .iter()
+                .flatten()
+                .any(|c| c.winograd == Some(wino));
+            if !wino.allowed(storage) {
+                assert!(!used, "{wino:?} is not used in {}", storage.name());
+                continue;
+            }
+            let (tuned, convs) = plan.tuned_convs();
+            assert_eq!(tuned, convs, "every conv dispatch takes the table's tile");
+            assert!(used, "the 3x3 stride-1 convs run as {wino:?}");
+            let got = plan.run(&input).unwrap();
+            let err = rel_err(&got, &want);
+            let tol = tolerance(storage, Compared::Model);
+            assert!(
+                err <= tol,
+                "{} {wino:?}: rel err {err:.2e} > {tol:.2e}",
+                storage.name()
+            );
+        }
+    }
+}
+
+/// The untuned default on a CPU adapter: F(4x4) in FP32 on the 3x3 stride-1 convs whose GEMM
+/// has at least `F4_MIN_TILES` tiles (ResNet18 at 224: the 56x56 convs at batch 1, the 56, 28
+/// and 14 ones at batch 8; never the 512-channel 7x7s), the direct conv elsewhere and in f16.
+#[test]
+fn the_default_plan_runs_f4_where_it_pays_on_cpu_adapters_in_fp32() {
+    if ctx().info.device_type != wgpu::DeviceType::Cpu {
+        eprintln!("the default's Winograd rule is for CPU adapters: skipped");
+        return;
+    }
+    let spec = resolve("ResNet18").unwrap();
+    let weights = synthetic_weights(&spec.arch, 1000, 3);
+    for storage in [Storage::F32, Storage::F16Packed] {
+        let mut model = Model::new(ctx(), &weights, storage).unwrap();
+        model.set_tuning(None);
+        for (batch, maps) in [(1, &[56][..]), (8, &[56, 28, 14][..])] {
+            let plan = model.plan(batch, 224, 224).unwrap();
+            for c in plan.convs.iter().flatten() {
+                let s = &c.shape;
+                let f4 = storage == Storage::F32
+                    && (s.kernel, s.stride) == (3, 1)
+                    && maps.contains(&s.in_h);
+                assert_eq!(
+                    c.winograd,
+                    f4.then_some(Winograd::F4),
+                    "{} {s:?}",
+                    storage.name()
+                );
+            }
+        }
     }
 }
 
@@ -91,7 +133,7 @@ fn stale_and_damaged_cache_files_are_ignored_with_a_reason() {
             share: 0,
             ms: 1.0,
             heuristic_ms: 1.0,
-            winograd: false,
+            winograd: None,
             staged: false,
         },
     );

@@ -12,6 +12,7 @@ use crate::check::once::{conv_once_tiled, head_once, max_pool_once};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 use crate::kernels::conv::{self, Tile};
+use crate::kernels::winograd::Winograd;
 use crate::kernels::Storage;
 use crate::reference::{self, Activation};
 use crate::weights::synthetic::Rng;
@@ -336,7 +337,8 @@ pub struct KernelCase {
 }
 
 impl KernelCase {
-    fn conv(rng: &mut Rng, shape: &ConvShape) -> KernelCase {
+    /// A conv case of `shape` with random input, weights and BN, and its reference output.
+    pub fn conv(rng: &mut Rng, shape: &ConvShape) -> KernelCase {
         let l = &shape.layer;
         let x = random_activation(rng, shape.n, l.cin, shape.h, shape.w);
         let params = random_conv_bn(rng, l.cout, l.cin, l.kernel);
@@ -345,8 +347,9 @@ impl KernelCase {
         let residual = shape
             .residual
             .then(|| random_activation(rng, shape.n, l.cout, plain.h, plain.w));
+        // With a residual, `plain` is the conv + BN without the ReLU.
         let expected = match &residual {
-            Some(r) => reference::add_relu(&reference::conv_bn(&x, l, &params, false), r).data,
+            Some(r) => reference::add_relu(&plain, r).data,
             None => plain.data,
         };
         KernelCase {
@@ -455,12 +458,12 @@ impl KernelCase {
         })
     }
 
-    /// The conv as Winograd F(2x2, 3x3) with GEMM tile `tile(cout)`; `None` for a case that
-    /// is not a 3x3 stride-1 conv.
+    /// The conv as Winograd in tile `wino` with GEMM tile `tile(cout)`; `None` for a case
+    /// that is not a 3x3 stride-1 conv.
     pub fn run_winograd(
         &self,
         ctx: &GpuContext,
-        storage: Storage,
+        (storage, wino): (Storage, Winograd),
         tile: impl Fn(usize) -> Tile,
     ) -> Option<Result<Vec<f32>>> {
         match &self.input {
@@ -468,7 +471,7 @@ impl KernelCase {
                 crate::check::once::conv_once_winograd(
                     ctx,
                     storage,
-                    &c.layer,
+                    (&c.layer, wino),
                     &c.x,
                     &c.params,
                     c.residual.as_ref(),
@@ -503,7 +506,7 @@ impl KernelCase {
         )
     }
 
-    /// Whether the case is a conv Winograd F(2x2, 3x3) can run ([`KernelCase::run_winograd`]).
+    /// Whether the case is a conv Winograd can run ([`KernelCase::run_winograd`]).
     pub fn runs_as_winograd(&self) -> bool {
         matches!(&self.input, KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer))
     }

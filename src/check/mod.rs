@@ -17,6 +17,7 @@ pub use tolerance::{ranks_agree, rel_err, tolerance, top_k, Compared, F16_EPS};
 
 use crate::error::{Error, Result};
 use crate::gpu::{list_adapters, BackendChoice, ContextOptions, GpuContext};
+use crate::kernels::winograd::Winograd;
 use crate::kernels::Storage;
 use crate::model::{choose_storage, F16Mode, Model, Precision};
 use cases::{KernelCase, ModelCase};
@@ -210,18 +211,30 @@ pub fn check_adapter(
             return report;
         }
     };
-    let winograd_cases = suite
-        .kernels
+    // Winograd runs in the mode that allows the most tiles (F(4x4) is FP32 only).
+    let tiles = modes
         .iter()
-        .filter(|c| c.runs_as_winograd())
-        .count();
+        .map(|m| {
+            Winograd::ALL
+                .iter()
+                .filter(|w| w.allowed(m.storage))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let winograd_cases = tiles
+        * suite
+            .kernels
+            .iter()
+            .filter(|c| c.runs_as_winograd())
+            .count();
     let staged_cases = suite
         .kernels
         .iter()
         .filter(|c| c.conv_cout().is_some())
         .count();
     progress(&format!(
-        "{label}: {}: {} kernel ({} of them Winograd, {} staged), {} model and {} golden checks in {} mode(s)",
+        "{label}: {}: up to {} kernel ({} of them Winograd, {} staged), {} model and {} golden checks in {} mode(s)",
         ctx.describe(),
         suite.kernels.len() + winograd_cases + staged_cases,
         winograd_cases,
@@ -255,15 +268,20 @@ pub fn check_adapter(
                 .iter()
                 .map(|c| kernel_item(ctx, mode.storage, c)),
         );
-        // Winograd F(2x2, 3x3) on every 3x3 stride-1 conv case, its GEMM in the default tile;
-        // the staged workgroup-memory tile on every conv case. Neither is a default on CPU
-        // adapters, but a tuned plan may pick either on any adapter.
-        out.items.extend(
-            suite
-                .kernels
-                .iter()
-                .filter_map(|c| winograd_item(ctx, mode.storage, c)),
-        );
+        // Winograd F(2x2, 3x3), and F(4x4, 3x3) where the storage allows it, on every 3x3
+        // stride-1 conv case, its GEMM in the default tile; the staged workgroup-memory tile
+        // on every conv case. A tuned plan may pick any of them on any adapter.
+        for w in Winograd::ALL
+            .into_iter()
+            .filter(|w| w.allowed(mode.storage))
+        {
+            out.items.extend(
+                suite
+                    .kernels
+                    .iter()
+                    .filter_map(|c| winograd_item(ctx, (mode.storage, w), c)),
+            );
+        }
         out.items.extend(
             suite
                 .kernels
@@ -348,12 +366,16 @@ fn kernel_item(ctx: &GpuContext, storage: Storage, case: &KernelCase) -> Item {
     compared_item(case.family, case.name.clone(), storage, case, got)
 }
 
-/// `case` run as Winograd F(2x2, 3x3), where it is a 3x3 stride-1 conv.
-fn winograd_item(ctx: &GpuContext, storage: Storage, case: &KernelCase) -> Option<Item> {
+/// `case` run as Winograd in tile `w`, where it is a 3x3 stride-1 conv.
+fn winograd_item(
+    ctx: &GpuContext,
+    (storage, w): (Storage, Winograd),
+    case: &KernelCase,
+) -> Option<Item> {
     let tile = |cout| crate::kernels::conv::tile_for_cout(ctx, cout);
-    let got = case.run_winograd(ctx, storage, tile)?;
-    let name = format!("winograd {}", case.name);
-    Some(compared_item("winograd", name, storage, case, got))
+    let got = case.run_winograd(ctx, (storage, w), tile)?;
+    let name = format!("{} {}", w.name(), case.name);
+    Some(compared_item(w.name(), name, storage, case, got))
 }
 
 /// `case` run with the staged tile's smallest block (64 pixels x 32 channels, which fits any

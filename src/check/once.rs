@@ -225,26 +225,16 @@ pub fn conv_once_tiled(
     relu: bool,
     tile: conv::Tile,
 ) -> Result<Activation> {
-    conv_once_as(
-        ctx,
-        storage,
-        layer,
-        x,
-        p,
-        residual,
-        relu,
-        tile,
-        ConvPath::Direct,
-    )
+    conv_once_as(ctx, storage, layer, x, p, residual, relu, tile, ConvPath::Direct)
 }
 
-/// [`conv_once_tiled`] as Winograd F(2x2, 3x3) (its three dispatches, `tile` for the GEMM);
-/// an `Input` error for a layer Winograd cannot run.
+/// [`conv_once_tiled`] as Winograd in tile `wino` (its three dispatches, `tile` for the
+/// GEMM); an `Input` error for a layer Winograd cannot run.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_once_winograd(
     ctx: &GpuContext,
     storage: Storage,
-    layer: &ConvLayer,
+    (layer, wino): (&ConvLayer, winograd::Winograd),
     x: &Activation,
     p: &ConvBn,
     residual: Option<&Activation>,
@@ -260,7 +250,7 @@ pub fn conv_once_winograd(
         residual,
         relu,
         tile,
-        ConvPath::Winograd,
+        ConvPath::Winograd(wino),
     )
 }
 
@@ -293,7 +283,7 @@ pub fn conv_once_act_texture(
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ConvPath {
     Direct,
-    Winograd,
+    Winograd(winograd::Winograd),
     /// The direct conv, its input in a texture.
     ActTexture,
 }
@@ -310,7 +300,10 @@ fn conv_once_as(
     tile: conv::Tile,
     path: ConvPath,
 ) -> Result<Activation> {
-    let winograd = path == ConvPath::Winograd;
+    let winograd = match path {
+        ConvPath::Winograd(w) => Some(w),
+        _ => None,
+    };
     if x.c != layer.cin {
         return Err(Error::Input(format!(
             "conv `{}` expects {} input channels, got {}",
@@ -353,16 +346,15 @@ fn conv_once_as(
         relu,
         output,
     };
-    let mut ops = if winograd {
-        if !winograd::eligible(layer) {
+    let mut ops = match winograd {
+        Some(_) if !winograd::eligible(layer) => {
             return Err(Error::Input(format!(
-                "conv `{}` is not 3x3 stride 1: Winograd F(2x2, 3x3) cannot run it",
+                "conv `{}` is not 3x3 stride 1: Winograd cannot run it",
                 layer.name
             )));
         }
-        winograd::dispatches(&env, &conv_op, 0, tile)?
-    } else {
-        vec![conv::dispatch(&env, &conv_op, tile)?]
+        Some(w) => winograd::dispatches(&env, &conv_op, (0, w), tile)?,
+        None => vec![conv::dispatch(&env, &conv_op, tile)?],
     };
     let mut op = ops.pop().expect("a conv has at least one dispatch");
     let act_texture = if path == ConvPath::ActTexture {
@@ -379,13 +371,13 @@ fn conv_once_as(
     } else {
         None
     };
-    let wino_texture = if winograd {
-        ctx.scoped("winograd kernel test weights", || {
-            winograd::prepare_weights(ctx, storage, layer, p, "conv kernel test")
-        })?
-        .map(|t| t.create_view(&Default::default()))
-    } else {
-        None
+    let wino_texture = match winograd {
+        Some(w) => ctx
+            .scoped("winograd kernel test weights", || {
+                winograd::prepare_weights(ctx, storage, (layer, w), p, "conv kernel test")
+            })?
+            .map(|t| (w, t.create_view(&Default::default()))),
+        None => None,
     };
     let x_data = match &act_texture {
         Some(view) => Data::Texture(view),
@@ -401,8 +393,8 @@ fn conv_once_as(
             Data::Bytes(storage.encode(&to_nhwc4(r))),
         ));
     }
-    if let Some(view) = &wino_texture {
-        data.push((Resource::WinogradWeights(0), Data::Texture(view)));
+    if let Some((w, view)) = &wino_texture {
+        data.push((Resource::WinogradWeights(0, *w), Data::Texture(view)));
     }
     run_stages(ctx, &ops, &mut data)?;
     let out_bytes = (x.n * ho * wo * conv::c4(layer.cout)) as u64 * storage.bytes_per_4();

@@ -26,8 +26,8 @@ pub enum Resource {
     HeadWeights,
     /// An optional input this dispatch does not read (e.g. no residual): a small dummy buffer.
     Unused,
-    /// The transformed (Winograd) weight texture of conv layer `i`.
-    WinogradWeights(usize),
+    /// The transformed (Winograd) weight texture of conv layer `i` for one tile.
+    WinogradWeights(usize, super::winograd::Winograd),
     /// A plan-wide scratch buffer (Winograd's transformed tiles), shared by every op that
     /// names the same slot, sized for the largest `bytes` any op asks of it. Ops run one
     /// after another, so what one op leaves there is dead by the next op that writes it.

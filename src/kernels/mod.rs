@@ -19,6 +19,7 @@ pub mod staged;
 mod storage;
 pub mod tile;
 pub mod winograd;
+mod winograd_transform;
 
 // The specialisation types and the pipeline cache live beside the device that owns the cache;
 // re-exported here, where every family builds its specialisations.
@@ -79,8 +80,18 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
             features.insert(graph.features);
         }
     }
-    specs.push(winograd::specialization(storage, winograd::Stage::Input));
-    specs.push(winograd::specialization(storage, winograd::Stage::Output));
+    for tile in winograd::Winograd::ALL {
+        specs.push(winograd::specialization(
+            storage,
+            winograd::Stage::Input,
+            tile,
+        ));
+        specs.push(winograd::specialization(
+            storage,
+            winograd::Stage::Output,
+            tile,
+        ));
+    }
     for f in features {
         specs.push(head::specialization(
             storage,

@@ -1,11 +1,13 @@
-//! Winograd F(2x2, 3x3) for the 3x3 stride-1 convs: host side of `shaders/winograd.wgsl`
-//! (input and output transforms) around conv.wgsl as a batched GEMM.
+//! Winograd F(2x2, 3x3) and F(4x4, 3x3) for the 3x3 stride-1 convs: host side of
+//! `shaders/winograd.wgsl` (input and output transforms) around conv.wgsl as a batched GEMM.
+//! The tile ([`Winograd`]) is the family's one parameter; its matrices live in
+//! `winograd_transform.rs`.
 //!
-//! Per conv: the input transform writes V (16 positions x SLAB tiles x input channels) to
-//! the plan's scratch slot 0; the GEMM, a 1x1 conv over 16 slabs whose weights are the 16
+//! Per conv: the input transform writes V (alpha^2 positions x SLAB tiles x input channels)
+//! to the plan's scratch slot 0; the GEMM, a 1x1 conv over alpha^2 slabs whose weights are the
 //! transformed blocks U of this layer, writes M to scratch slot 1; the output transform adds
-//! the BN bias and the residual, applies the ReLU and stores the output. 2.25x fewer
-//! multiplies than the direct conv, for two more dispatches and the scratch traffic.
+//! the BN bias and the residual, applies the ReLU and stores the output. 2.25x (F2) or 4x
+//! (F4) fewer multiplies than the direct conv, for two more dispatches and the scratch traffic.
 
 use super::conv::{self, ConvParams, ConvVariant, WeightFold};
 use super::tile::{c4, Tile};
@@ -17,8 +19,7 @@ use crate::weights::{fold::fold_bn, ConvBn};
 
 pub const SOURCE: &str = include_str!("../../shaders/winograd.wgsl");
 pub const WORKGROUP: u32 = 64;
-/// Positions of the 4x4 transformed patch.
-pub const POSITIONS: usize = 16;
+pub use super::winograd_transform::Winograd;
 
 /// Uniform parameters, laid out as `Params` in winograd.wgsl.
 #[repr(C)]
@@ -38,9 +39,68 @@ pub struct WinogradParams {
     pub _pad: u32,
 }
 
-/// Whether a layer can run as Winograd F(2x2, 3x3).
+/// Whether a layer can run as Winograd (either tile).
 pub fn eligible(layer: &ConvLayer) -> bool {
     layer.kernel == 3 && layer.stride == 1 && !layer.avg_pool_input
+}
+
+/// Tiles of `t` over `batch` maps of `map` (the GEMM's pixels per position).
+pub fn tiles(t: Winograd, (h, w): (usize, usize), batch: usize) -> usize {
+    batch * h.div_ceil(t.outputs()) * w.div_ceil(t.outputs())
+}
+
+/// The fewest F(4x4) tiles (over the batch) at which the default heuristic runs a conv as
+/// F(4x4): half of lavapipe's 128-pixel GEMM block (16x64 sg8), so that the slabs, padded to
+/// whole blocks, are at least half real tiles and the GEMM does at most half the direct conv's
+/// multiplies. Measured on lavapipe, ResNet50 FP32 (docs/performance.md, "Winograd
+/// F(4x4,3x3)"): 0.40-0.60x the direct conv's time at 128 tiles and more (56x56 at batch 1,
+/// 56/28/14 at batch 8); 28x28 at batch 1 (49 tiles) 0.46-0.53x in one run and 0.71-1.73x in
+/// the next, so left direct; 1.4x at 32 (7x7 at batch 8), 3-20x at 16 and 4.
+pub const F4_MIN_TILES: usize = 64;
+
+/// The widest layer the default heuristic runs as F(4x4): its transformed weights take 4x the
+/// 3x3 weights' memory, and are made when the model loads, before any map size is known. The
+/// 512-channel 3x3s run on 7x7 maps at 224x224, which reach [`F4_MIN_TILES`] only from batch
+/// 16 on.
+const F4_MAX_COUT: usize = 256;
+
+/// The Winograd tile the default heuristic may choose for `layer` in `storage` on this
+/// adapter at some map size (the model transforms those weights when it loads): F(4x4) for
+/// FP32 (the only storage it is allowed in) on CPU adapters (measured on lavapipe; a GPU's
+/// default stays the direct conv until measured there, where the tuner may still choose
+/// either tile), up to [`F4_MAX_COUT`] channels.
+pub fn default_may_choose(
+    ctx: &GpuContext,
+    storage: Storage,
+    layer: &ConvLayer,
+) -> Option<Winograd> {
+    let t = Winograd::F4;
+    let cpu = ctx.info.device_type == wgpu::DeviceType::Cpu;
+    (cpu && eligible(layer) && t.allowed(storage) && layer.cout <= F4_MAX_COUT).then_some(t)
+}
+
+/// The Winograd tile the default heuristic chooses for `layer` on `batch` maps of `map`, if
+/// any (else the direct conv): [`default_may_choose`]'s where the GEMM has at least
+/// [`F4_MIN_TILES`] tiles.
+pub fn default_for(
+    ctx: &GpuContext,
+    storage: Storage,
+    layer: &ConvLayer,
+    map: (usize, usize),
+    batch: usize,
+) -> Option<Winograd> {
+    default_may_choose(ctx, storage, layer).filter(|&t| {
+        let tiles = tiles(t, map, batch);
+        // V and M must each fit one storage binding, whatever the GEMM's block (at most 256
+        // pixels) pads the slabs to: the graph's own limit check does not see the scratch.
+        // (Saturating: an absurd batch fails the plan's own check, never wraps around here.)
+        let slab = (tiles as u64).saturating_add(256);
+        let widest = c4(layer.cin.max(layer.cout)) as u64;
+        let scratch = [t.positions() as u64, widest, storage.bytes_per_4()]
+            .iter()
+            .fold(slab, |a, &d| a.saturating_mul(d));
+        tiles >= F4_MIN_TILES && scratch <= ctx.limits.max_storage_buffer_binding_size
+    })
 }
 
 /// The two transform stages.
@@ -50,13 +110,31 @@ pub enum Stage {
     Output,
 }
 
-pub fn specialization(storage: Storage, stage: Stage) -> Specialization {
+pub fn specialization(storage: Storage, stage: Stage, tile: Winograd) -> Specialization {
     let (input, entry) = match stage {
         Stage::Input => (1, "input_transform"),
         Stage::Output => (0, "output_transform"),
     };
-    let body = super::unroll(SOURCE, &[("INPUT", input), ("OUTPUT", 1 - input)])
-        .expect("winograd.wgsl's blocks are well formed");
+    let (alpha, m) = (tile.alpha() as u32, tile.outputs() as u32);
+    let consts = [
+        ("INPUT", input),
+        ("OUTPUT", 1 - input),
+        ("ALPHA", alpha),
+        ("M", m),
+    ];
+    let unrolled = super::unroll(SOURCE, &consts).expect("winograd.wgsl's blocks are well formed");
+    let (marker, code) = match stage {
+        Stage::Input => ("    // @transform INPUT\n", tile.input_code()),
+        Stage::Output => ("    // @transform OUTPUT\n", tile.output_code()),
+    };
+    assert!(
+        unrolled.contains(marker),
+        "winograd.wgsl has its transform markers"
+    );
+    let body = format!(
+        "const ALPHA: u32 = {alpha}u;\nconst M: u32 = {m}u;\n{}",
+        unrolled.replace(marker, &code)
+    );
     let spec = match stage {
         Stage::Input => Specialization::new("winograd", entry, storage.prelude(), &body, 1),
         Stage::Output => Specialization::new("winograd", entry, storage.prelude(), &body, 3)
@@ -65,88 +143,55 @@ pub fn specialization(storage: Storage, stage: Stage) -> Specialization {
     spec.with("WG", WORKGROUP as f64)
 }
 
-/// `U = G g G^T` of every (output, input) channel pair of folded OIHW 3x3 weights, laid out
-/// as the GEMM's weight texture rows: one row per input channel (padded to 4), holding the
-/// 16 positions' blocks of `cout` (padded to 4) side by side, then a zero row (the GEMM's
-/// bias: the output transform adds the real one).
-pub fn transform_weights(weight_oihw: &[f32], cout: usize, cin: usize) -> Vec<f32> {
-    let (cin_p, cout_p) = (c4(cin) * 4, c4(cout) * 4);
-    let width = POSITIONS * cout_p;
-    let mut out = vec![0.0f32; (cin_p + 1) * width];
-    const G: [[f64; 3]; 4] = [
-        [1.0, 0.0, 0.0],
-        [0.5, 0.5, 0.5],
-        [0.5, -0.5, 0.5],
-        [0.0, 0.0, 1.0],
-    ];
-    for o in 0..cout {
-        for i in 0..cin {
-            let g = &weight_oihw[(o * cin + i) * 9..(o * cin + i) * 9 + 9];
-            // G g (4x3), then (G g) G^T (4x4).
-            let mut gg = [[0.0f64; 3]; 4];
-            for (r, row) in G.iter().enumerate() {
-                for c in 0..3 {
-                    gg[r][c] = (0..3).map(|k| row[k] * g[k * 3 + c] as f64).sum();
-                }
-            }
-            for r in 0..4 {
-                for (c, gc) in G.iter().enumerate() {
-                    let u: f64 = (0..3).map(|k| gg[r][k] * gc[k]).sum();
-                    out[i * width + (r * 4 + c) * cout_p + o] = u as f32;
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Transform and upload one layer's weights; `None` where the texture would exceed the
-/// device's texture side (the layer then runs as a direct conv).
+/// Transform and upload one layer's weights for `tile`; `None` where the texture would
+/// exceed the device's texture side (the layer then runs as a direct conv).
 pub fn prepare_weights(
     ctx: &GpuContext,
     storage: Storage,
-    layer: &ConvLayer,
+    (layer, tile): (&ConvLayer, Winograd),
     conv_bn: &ConvBn,
     source: &str,
 ) -> Result<Option<wgpu::Texture>> {
-    let (width, height) = texture_size(layer);
+    let (width, height) = texture_size(layer, tile);
     let max = ctx.limits.max_texture_dimension_2d;
     if !eligible(layer) || width > max || height > max {
         return Ok(None);
     }
     let (w, _) = fold_bn(conv_bn);
-    let laid = transform_weights(&w, layer.cout, layer.cin);
+    let laid = tile.transform_weights(&w, layer.cout, layer.cin);
     if storage != Storage::F32 {
         conv::check_f16_range(&laid, &layer.name, source)?;
     }
     Ok(Some(conv::weight_texture(
         ctx,
         storage,
-        &format!("{} winograd", layer.name),
+        &format!("{} {}", layer.name, tile.name()),
         (width, height),
         &laid,
     )))
 }
 
 /// (width, height) in texels of a layer's transformed-weight texture.
-fn texture_size(layer: &ConvLayer) -> (u32, u32) {
+fn texture_size(layer: &ConvLayer, tile: Winograd) -> (u32, u32) {
     (
-        (POSITIONS * c4(layer.cout)) as u32,
+        (tile.positions() * c4(layer.cout)) as u32,
         (c4(layer.cin) * 4 + 1) as u32,
     )
 }
 
-/// The three dispatches of one Winograd conv: input transform, batched GEMM with `tile`,
-/// output transform. `fold` is the layer's direct weights' fold (where its bias row is).
+/// The three dispatches of one Winograd conv in `wino`'s tile: input transform, batched GEMM
+/// with `tile`, output transform. The op's `fold` is its direct weights' (where the bias is).
 pub fn dispatches(
     env: &DispatchEnv,
     op: &conv::ConvOp,
-    weights: usize,
+    (weights, wino): (usize, Winograd),
     tile: Tile,
 ) -> Result<Vec<OpDispatch>> {
     let layer = op.layer;
     let (h, w) = op.input_hw;
-    let (tiles_h, tiles_w) = (h.div_ceil(2), w.div_ceil(2));
+    let m = wino.outputs();
+    let positions = wino.positions();
+    let (tiles_h, tiles_w) = (h.div_ceil(m), w.div_ceil(m));
     let tiles = env.batch * tiles_h * tiles_w;
     // Slabs a whole number of GEMM pixel tiles, and of a subgroup's tiles where the GEMM
     // shares weights (its lanes broadcast one slab's texels), or of workgroup blocks for the
@@ -160,8 +205,8 @@ pub fn dispatches(
     let slab = tiles.next_multiple_of(per_slab);
     let (cin4, cout4) = (c4(layer.cin), c4(layer.cout));
     let bytes = env.storage.bytes_per_4();
-    let v_bytes = (POSITIONS * slab * cin4) as u64 * bytes;
-    let m_bytes = (POSITIONS * slab * cout4) as u64 * bytes;
+    let v_bytes = (positions * slab * cin4) as u64 * bytes;
+    let m_bytes = (positions * slab * cout4) as u64 * bytes;
     let v = Resource::Scratch {
         slot: 0,
         bytes: v_bytes,
@@ -187,12 +232,13 @@ pub fn dispatches(
         _pad: 0,
     };
     let shape = format!("3x3/1 {}->{} {h}x{w}", layer.cin, layer.cout);
+    let name = wino.name();
     let input = OpDispatch {
-        label: format!("{} winograd in", layer.name),
+        label: format!("{} {name} in", layer.name),
         family: "winograd",
         shape: shape.clone(),
         flops: 0,
-        spec: specialization(env.storage, Stage::Input),
+        spec: specialization(env.storage, Stage::Input, wino),
         params: bytemuck::bytes_of(&base).to_vec(),
         bindings: vec![Resource::Tensor(op.input), v],
         groups: env.linear_grid(
@@ -200,9 +246,9 @@ pub fn dispatches(
             "winograd input transform",
         )?,
     };
-    // The GEMM: a 1x1 conv over 16 slabs of `slab` pixels, weight block xi for slab xi.
+    // The GEMM: a 1x1 conv over alpha^2 slabs of `slab` pixels, weight block xi for slab xi.
     let gemm_layer = ConvLayer {
-        name: format!("{} winograd gemm", layer.name),
+        name: format!("{} {name} gemm", layer.name),
         kernel: 1,
         stride: 1,
         avg_pool_input: false,
@@ -213,26 +259,34 @@ pub fn dispatches(
         blocks: 1,
         bias_row: (cin4 * 4) as u32,
     };
-    let mut params = ConvParams::new(&gemm_layer, POSITIONS, (1, slab), false, false, gemm_fold);
+    let mut params = ConvParams::new(&gemm_layer, positions, (1, slab), false, false, gemm_fold);
     params.slab = slab as u32;
     let macs = h * w * layer.cout * layer.cin * 9;
     let gemm = conv::gemm_dispatch(
         env,
         ConvVariant::of(&gemm_layer, tile),
         params,
-        (gemm_layer.name.clone(), format!("{shape} gemm 16x{slab}")),
+        (
+            gemm_layer.name.clone(),
+            format!("{shape} {name} gemm {positions}x{slab}"),
+        ),
         2 * (env.batch * macs) as u64,
-        vec![v, Resource::WinogradWeights(weights), Resource::Unused, m],
+        vec![
+            v,
+            Resource::WinogradWeights(weights, wino),
+            Resource::Unused,
+            m,
+        ],
     )?;
     let output = OpDispatch {
-        label: format!("{} winograd out", layer.name),
+        label: format!("{} {name} out", layer.name),
         family: "winograd",
         shape: format!(
             "{shape}{}",
             if op.residual.is_some() { " +res" } else { "" }
         ),
         flops: 0,
-        spec: specialization(env.storage, Stage::Output),
+        spec: specialization(env.storage, Stage::Output, wino),
         params: bytemuck::bytes_of(&WinogradParams {
             c4: cout4 as u32,
             ..base

@@ -19,6 +19,7 @@ pub use run::{PendingRun, RunTiming};
 use crate::arch::{ConvLayer, Graph, Op};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::kernels::winograd::Winograd;
 use crate::kernels::{
     conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource, Storage,
 };
@@ -56,8 +57,10 @@ pub struct Plan {
     timestamps: Option<Timestamps>,
     /// Set while a submission's read-back is outstanding (one `PendingRun` at a time).
     busy: Arc<AtomicBool>,
-    /// Bytes of the activation arena (all slots).
+    /// Bytes of the activation arena (all slots) and the plan-wide scratch.
     pub activation_bytes: u64,
+    /// Of which plan-wide scratch (Winograd's transformed tiles V and M).
+    pub scratch_bytes: u64,
     /// Bytes of the weights this plan reads (shared with the model's other plans).
     pub weight_bytes: u64,
     /// Number of activation buffers the arena needed.
@@ -105,9 +108,9 @@ pub enum TileChoice {
     /// The heuristic alone.
     Heuristic,
     /// This tile wherever it fits the layer, else the heuristic's (the tuner's candidates);
-    /// `true`: as Winograd's GEMM tile on the layers Winograd can run (where the model has
-    /// their transformed weights), the heuristic's direct conv on the others.
-    Override(conv::Tile, bool),
+    /// with a Winograd tile: as that Winograd's GEMM tile on the layers it can run (where the
+    /// model has their transformed weights), the heuristic's choice on the others.
+    Override(conv::Tile, Option<Winograd>),
 }
 
 /// The tile of one conv of a plan, and whether it came from the tuning table.
@@ -115,8 +118,9 @@ pub enum TileChoice {
 pub struct PlanConv {
     pub shape: ConvShape,
     pub tile: conv::Tile,
-    /// Winograd F(2x2, 3x3), `tile` being its GEMM's (three dispatches for the layer).
-    pub winograd: bool,
+    /// Winograd F(2x2, 3x3) or F(4x4, 3x3), `tile` being its GEMM's (three dispatches for
+    /// the layer); `None`: the direct conv.
+    pub winograd: Option<Winograd>,
     pub tuned: bool,
     /// The conv's index in the graph's ops (Winograd's three dispatches share it).
     pub op: usize,
@@ -129,20 +133,28 @@ fn choose_tile(
     shape: &ConvShape,
 ) -> PlanConv {
     let ctx = &model.ctx;
-    let pixels = layer.out_pixels(shape.batch, (shape.in_h, shape.in_w));
-    let heuristic = (conv::tile_for(ctx, layer, pixels), false, false);
+    let map = (shape.in_h, shape.in_w);
+    let has = |w: Option<Winograd>| w.is_none_or(|t| model.has_winograd(ci, t));
+    // The heuristic: Winograd where `winograd::default_for` says it pays (and the weights are
+    // there), its GEMM's tile sized for the GEMM's pixels; else the direct conv.
+    let heuristic = match winograd::default_for(ctx, model.storage, layer, map, shape.batch) {
+        Some(t) if has(Some(t)) => {
+            let pixels = t.positions() * winograd::tiles(t, map, shape.batch);
+            (conv::tile_for(ctx, layer, pixels), Some(t), false)
+        }
+        _ => {
+            let pixels = layer.out_pixels(shape.batch, map);
+            (conv::tile_for(ctx, layer, pixels), None, false)
+        }
+    };
     let (tile, winograd, tuned) = match choice {
         TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {
-            Some((tile, w)) if !w || model.has_winograd(ci) => (tile, w, true),
+            Some((tile, w)) if has(w) => (tile, w, true),
             _ => heuristic,
         },
         TileChoice::Heuristic => heuristic,
-        TileChoice::Override(tile, w) if tuning::fits(ctx, &tile, layer.cout) => {
-            match (w, model.has_winograd(ci)) {
-                (false, _) => (tile, false, false),
-                (true, true) => (tile, true, false),
-                (true, false) => heuristic,
-            }
+        TileChoice::Override(tile, w) if tuning::fits(ctx, &tile, layer.cout) && has(w) => {
+            (tile, w, false)
         }
         TileChoice::Override(..) => heuristic,
     };
@@ -200,10 +212,9 @@ fn lay_out(
                 };
                 let (tile, winograd) = (chosen.tile, chosen.winograd);
                 conv_tile = Some(chosen);
-                if winograd {
-                    winograd::dispatches(env, &conv_op, ci, tile)?
-                } else {
-                    vec![conv::dispatch(env, &conv_op, tile)?]
+                match winograd {
+                    Some(w) => winograd::dispatches(env, &conv_op, (ci, w), tile)?,
+                    None => vec![conv::dispatch(env, &conv_op, tile)?],
                 }
             }
             Op::MaxPool { input, output } => vec![pool::dispatch(
@@ -298,8 +309,8 @@ impl Plan {
                     Resource::ConvWeights(i) => Bound::Texture(&model.conv_weights[i].0),
                     Resource::HeadWeights => Bound::Buffer(&model.head_weights),
                     Resource::Unused => Bound::Buffer(&buffers.unused),
-                    Resource::WinogradWeights(i) => Bound::Texture(
-                        model.winograd[i]
+                    Resource::WinogradWeights(i, t) => Bound::Texture(
+                        model.winograd[i][t.index()]
                             .as_ref()
                             .expect("plans choose Winograd only where its weights exist"),
                     ),
@@ -316,6 +327,7 @@ impl Plan {
                 classes: model.classes,
                 activation_bytes: arena.slot_size.iter().sum::<u64>()
                     + scratch.iter().map(|b| b.size()).sum::<u64>(),
+                scratch_bytes: scratch.iter().map(|b| b.size()).sum::<u64>(),
                 activation_slots: arena.slot_size.len(),
                 weight_bytes: model.weight_bytes,
                 graph: graph.clone(),

@@ -14,6 +14,7 @@ use std::time::Instant;
 use crate::error::Result;
 use crate::kernels::conv::{ConvVariant, Tile};
 use crate::kernels::staged;
+use crate::kernels::winograd::Winograd;
 use crate::model::Model;
 use crate::plan::{Plan, TileChoice};
 use crate::tuning::candidates::{
@@ -21,8 +22,9 @@ use crate::tuning::candidates::{
 };
 use crate::tuning::{ConvShape, TuneTable, TunedTile};
 
-/// A conv's algorithm: the register tile, and whether it is Winograd's GEMM tile.
-pub type Choice = (Tile, bool);
+/// A conv's algorithm: the register tile, and the Winograd tile it is the GEMM tile of
+/// (`None`: the direct conv).
+pub type Choice = (Tile, Option<Winograd>);
 
 /// A candidate must beat the heuristic by this fraction to replace it: smaller differences
 /// are within what a shared CPU's timings wander.
@@ -80,9 +82,10 @@ pub fn tune_model(
 ) -> Result<(Vec<ShapeTiming>, Vec<CandidateReport>)> {
     let ctx = &model.ctx;
     let (h, w) = opts.size;
-    // Winograd candidates where the model has the transformed weights (the GEMM's tile is
-    // a 1x1 conv variant, built with the direct tiles).
-    let winograd = (0..model.conv_weights.len()).any(|i| model.has_winograd(i));
+    // Winograd candidates in each tile the model has transformed weights for (F(4x4) only
+    // where the storage allows it; the GEMM's tile is a 1x1 conv variant, built with the
+    // direct tiles).
+    let winograd = model.winograd_tiles();
     // Build the candidates smallest first, within the budget.
     let mut reports = Vec::new();
     let mut built = Vec::new();
@@ -116,10 +119,8 @@ pub fn tune_model(
             tile,
             build: Ok((seconds, megabytes)),
         });
-        built.push((tile, false));
-        if winograd {
-            built.push((tile, true));
-        }
+        built.push((tile, None));
+        built.extend(winograd.iter().map(|&w| (tile, Some(w))));
     }
     // shape -> (heuristic tile, its ms, layers); shape -> candidates' ms.
     let mut heuristic: BTreeMap<ConvShape, (Choice, f64, usize)> = BTreeMap::new();
@@ -228,13 +229,12 @@ pub fn tune_model(
 }
 
 /// `16x64 sg8` (pixels x channels, and the subgroup that shares weights), with ` winograd`
-/// where the tile is Winograd's GEMM's.
+/// (F(2x2)) or ` winograd4` (F(4x4)) where the tile is Winograd's GEMM's.
 pub fn describe_choice(&(tile, winograd): &Choice) -> String {
-    format!(
-        "{}{}",
-        describe(&tile),
-        if winograd { " winograd" } else { "" }
-    )
+    match winograd {
+        Some(w) => format!("{} {}", describe(&tile), w.name()),
+        None => describe(&tile),
+    }
 }
 
 /// `16x64 sg8`: pixels x channels, and the subgroup that shares weights; `staged 64x64 (8x8)`:

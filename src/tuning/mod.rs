@@ -25,7 +25,41 @@ use crate::arch::ConvLayer;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::conv::Tile;
+use crate::kernels::winograd::Winograd;
 use crate::kernels::Storage;
+
+/// `TunedTile::winograd` on disk: the output tile's side, or the flag of older caches.
+mod winograd_field {
+    use super::Winograd;
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(w: &Option<Winograd>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(w.map_or(0, |t| t.outputs() as u64))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Flag(bool),
+        Side(u64),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Winograd>, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Flag(false) | Raw::Side(0) => Ok(None),
+            Raw::Flag(true) => Ok(Some(Winograd::F2)),
+            Raw::Side(n) => Winograd::ALL
+                .into_iter()
+                .find(|t| t.outputs() as u64 == n)
+                .map(Some)
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "winograd: {n} is not a Winograd output tile (0, 2 or 4)"
+                    ))
+                }),
+        }
+    }
+}
 
 /// What a conv's best tile depends on: its kernel, stride, vd pooled read, channels, input
 /// size and batch (not its epilogue, which costs the same for every tile).
@@ -80,9 +114,11 @@ pub struct TunedTile {
     /// The chosen tile's time for this shape, and the heuristic tile's, in ms (one dispatch).
     pub ms: f64,
     pub heuristic_ms: f64,
-    /// Winograd F(2x2, 3x3) with this tile for its GEMM, instead of the direct conv.
-    #[serde(default)]
-    pub winograd: bool,
+    /// Winograd with this tile for its GEMM instead of the direct conv: written as the output
+    /// tile's side (`2`: F(2x2, 3x3), `4`: F(4x4, 3x3); `0`: the direct conv). Caches written
+    /// before F(4x4) hold `true` (F(2x2)) or `false`, and read as such.
+    #[serde(default, with = "winograd_field")]
+    pub winograd: Option<Winograd>,
     /// The staged tile (workgroup memory). Absent in caches written before it existed, which
     /// hold register tiles only: they read as `false` and stay valid.
     #[serde(default)]
@@ -139,10 +175,10 @@ impl TuneTable {
         }
     }
 
-    /// The measured tile for `shape` and whether it runs as Winograd, if the table has an
-    /// entry and it fits the layer on this device (a hand-edited or foreign entry falls back
-    /// to the heuristic rather than failing).
-    pub fn tile(&self, ctx: &GpuContext, shape: &ConvShape) -> Option<(Tile, bool)> {
+    /// The measured tile for `shape` and whether it runs as Winograd (which tile), if the
+    /// table has an entry and it fits the layer on this device (a hand-edited or foreign
+    /// entry falls back to the heuristic rather than failing).
+    pub fn tile(&self, ctx: &GpuContext, shape: &ConvShape) -> Option<(Tile, Option<Winograd>)> {
         let entry = self.entries.get(&shape.key())?;
         let tile = entry.tile();
         candidates::fits(ctx, &tile, shape.cout).then_some((tile, entry.winograd))
@@ -320,7 +356,7 @@ mod tests {
                 share: 8,
                 ms: 1.0,
                 heuristic_ms: 2.0,
-                winograd: true,
+                winograd: Some(Winograd::F4),
                 staged: false,
             },
         );
@@ -342,7 +378,7 @@ mod tests {
             share: 0,
             ms: 1.0,
             heuristic_ms: 2.0,
-            winograd: false,
+            winograd: None,
             staged: true,
         };
         t.entries.insert("1x1/1 64->64 8x8 b1".into(), entry);
@@ -362,5 +398,35 @@ mod tests {
                 ..entry
             }
         );
+    }
+
+    #[test]
+    fn a_cache_written_before_winograd4_reads_its_flag_as_f2() {
+        let entry = |winograd: &str| {
+            let json = format!(
+                r#"{{"tm": 8, "tn4": 2, "share": 0, "ms": 1.0, "heuristic_ms": 2.0, "winograd": {winograd}}}"#
+            );
+            serde_json::from_str::<TunedTile>(&json).map(|t| t.winograd)
+        };
+        assert_eq!(entry("true").unwrap(), Some(Winograd::F2));
+        assert_eq!(entry("false").unwrap(), None);
+        assert_eq!(entry("0").unwrap(), None);
+        assert_eq!(entry("2").unwrap(), Some(Winograd::F2));
+        assert_eq!(entry("4").unwrap(), Some(Winograd::F4));
+        let err = entry("3").unwrap_err().to_string();
+        assert!(err.contains("3 is not a Winograd output tile"), "{err}");
+        // Written as the side, and read back.
+        let t = TunedTile {
+            tm: 8,
+            tn4: 2,
+            share: 0,
+            ms: 1.0,
+            heuristic_ms: 2.0,
+            winograd: Some(Winograd::F4),
+            staged: false,
+        };
+        let json = serde_json::to_string(&t).unwrap();
+        assert!(json.contains(r#""winograd":4"#), "{json}");
+        assert_eq!(serde_json::from_str::<TunedTile>(&json).unwrap(), t);
     }
 }
