@@ -307,9 +307,10 @@ fn max_pool_matches_reference() {
     }
 }
 
-/// The head (pool pass, then the FC with several images per lane) on Vulkan and GL, in every
-/// storage: ImageNet heads, fine-tuned heads with odd class counts, batches that fill one FC
-/// lane's images (3, 8) and ones spread over two with a padded image (9).
+/// The head (pool pass, then the FC with several images per lane, its weights a texture) on
+/// Vulkan and GL, in every storage: ImageNet heads, fine-tuned heads with odd class counts
+/// (1000/102/10/7/1), features not a multiple of 4, batches of 1, lanes' images filled (3, 8)
+/// and spread over two with a padded image (9).
 #[test]
 fn head_matches_reference() {
     let mut rng = Rng::new(9);
@@ -322,6 +323,10 @@ fn head_matches_reference() {
         (2, 2048, 10, 10, 102),
         (8, 64, 2, 2, 102),
         (9, 12, 3, 3, 7),
+        (1, 2048, 7, 7, 1000),
+        (1, 2048, 10, 10, 102),
+        (1, 10, 2, 3, 7),
+        (3, 6, 1, 1, 1),
     ];
     let cases: Vec<_> = shapes
         .iter()

@@ -67,6 +67,7 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
                                 pad: 0,
                                 avg_pool: false,
                                 tile,
+                                row_taps: false,
                             };
                             if seen.insert(gemm) {
                                 specs.push(gemm.specialization(storage));
