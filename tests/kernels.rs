@@ -73,12 +73,29 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
         .filter(|c| c.family == "conv")
         .collect();
     assert!(cases.len() > 20, "{} conv cases", cases.len());
+    conv_cases_match_reference_with_every_tile_policy(&cases);
+}
+
+/// The stems alone (the cases whose direct tile reads rows of taps: the 7x7/2 stem at the
+/// model size, 224, 320, odd maps and batches, the deep stem's first conv, a kernel larger
+/// than the map): a quicker run of the same check for work on that path.
+#[test]
+fn stems_match_reference_with_every_tile_policy() {
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.reads_rows_of_taps())
+        .collect();
+    assert!(cases.len() >= 8, "{} stem cases", cases.len());
+    conv_cases_match_reference_with_every_tile_policy(&cases);
+}
+
+fn conv_cases_match_reference_with_every_tile_policy(cases: &[check::cases::KernelCase]) {
     assert!(
         tile_policies().len() == TILE_POLICIES.len(),
         "lavapipe runs every tile policy, shared weights included"
     );
     let mut failures = Vec::new();
-    for case in &cases {
+    for case in cases {
         for storage in storages() {
             for (device, subgroup) in tile_policies() {
                 let got = case

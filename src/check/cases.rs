@@ -533,6 +533,14 @@ impl KernelCase {
         }
     }
 
+    /// Whether the case is a conv whose direct tile reads rows of taps (the stems:
+    /// [`crate::kernels::conv::ConvVariant::reads_rows_of_taps`] with a direct tile).
+    pub fn reads_rows_of_taps(&self) -> bool {
+        let direct = Tile::for_layer(64, wgpu::DeviceType::Cpu, None);
+        matches!(&self.input, KernelInput::Conv(c)
+            if conv::ConvVariant::reads_rows_of_taps(&c.layer, direct))
+    }
+
     /// Whether the case is a conv Winograd F(2x2, 3x3) can run ([`KernelCase::run_winograd`]).
     pub fn runs_as_winograd(&self) -> bool {
         matches!(&self.input, KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer))
