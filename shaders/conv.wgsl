@@ -19,6 +19,8 @@
 //   them, and each invocation accumulates its TM x TN4 micro-tile from there: an input value
 //   is fetched once per block instead of once per channel tile, a weight texel once instead
 //   of once per pixel tile. Barriers cost little on GPUs and a lot on CPU adapters.
+// DIRECT reads its input one of two ways: GATHER (any conv: each pixel's tap loaded on its own)
+// or ROW_TAPS (the stems: at most 4 input channels, stride 2; see `row_pixel`).
 // All three share the bindings, the parameters, the input taps and the fused epilogue.
 
 struct Params {
@@ -150,6 +152,52 @@ fn accumulate(a: Acc, x: array<vec4<CT>, TM>, w: array<array<vec4<CT>, 4>, TN4>)
 }
 
 alias Acc = array<array<vec4<CT>, TN4>, TM>;
+alias StepWeights = array<array<vec4<CT>, 4>, TN4>;
+
+// The weights of one K step of the direct tile: 4 rows from texel (wx, wy), TN4 texels each.
+fn step_weights(wx: u32, wy: u32, lane: u32) -> StepWeights {
+    var w: StepWeights;
+    // @if PLAIN
+    // @unroll j < TN4
+    w[{j}][0] = weight(wx + {j}u, wy);
+    w[{j}][1] = weight(wx + {j}u, wy + 1u);
+    w[{j}][2] = weight(wx + {j}u, wy + 2u);
+    w[{j}][3] = weight(wx + {j}u, wy + 3u);
+    // @end
+    // @end
+    // @if SHARED
+    // The subgroup's SG lanes (all on this channel tile) fetch the step's TN4 x 4 texels
+    // between them, SG apart, and broadcast each to the others: texel t = 4 j + r sits in
+    // lane t % SG's fetch t / SG.
+    var mine: array<vec4<f32>, FETCHES>;
+    // @unroll q < FETCHES
+    {
+        let t = lane + {q}u * SG;
+        mine[{q}] = textureLoad(wts, vec2<u32>(wx + t / 4u, wy + t % 4u), 0);
+    }
+    // @end
+    // @unroll j < TN4
+    // @unroll r < ROWS
+    w[{j}][{r}] = vec4<CT>(subgroupBroadcast(mine[({j}u * 4u + {r}u) / SG], ({j}u * 4u + {r}u) % SG));
+    // @end
+    // @end
+    // @end
+    return w;
+}
+
+// The next K step's first texel: 4 rows down, wrapping to the next block every fold_rows rows
+// (a multiple of 4).
+fn next_step(at: vec2<u32>) -> vec2<u32> {
+    let wy = at.y + 4u;
+    let wrap = wy >= p.fold_rows;
+    return vec2<u32>(select(at.x, at.x + p.out_c4, wrap), select(wy, 0u, wrap));
+}
+
+// ROW_TAPS: input pixel `ix` of the row starting at element `row_at` (zeros in the padding).
+fn row_pixel(row_at: u32, row_ok: bool, ix: i32) -> vec4<CT> {
+    let inside = row_ok && ix >= 0 && ix < i32(p.in_w);
+    return select(vec4<CT>(0.0), input(select(0u, (row_at + u32(ix)) * p.in_c4, inside)), inside);
+}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -171,7 +219,14 @@ fn main(
     // fastest). On big maps lanes_m = WG: the workgroup shares one channel tile, so its
     // invocations read the same weight texels; small maps spread lanes over channel tiles too,
     // so that no lane group runs mostly idle.
+    // @if GATHER
     let m_tiles = (p.m_total + TM - 1u) / TM;
+    // @end
+    // @if ROW_TAPS
+    // A pixel tile is TM neighbours along one output row (the last of a row cut short).
+    let row_tiles = (p.out_w + TM - 1u) / TM;
+    let m_tiles = p.m_total / p.out_w * row_tiles;
+    // @end
     let tile_m = wid.x * p.lanes_m + lid % p.lanes_m;
     let tile_n = wid.y * (WG / p.lanes_m) + lid / p.lanes_m;
     let idle = tile_m >= m_tiles || tile_n * TN4 >= p.out_c4;
@@ -179,6 +234,7 @@ fn main(
     if (idle) {
         return;
     }
+    let lane = 0u;
     // @end
     // @if SHARED
     // Weights are shared across the subgroup, so its lanes stay until every one is idle; an
@@ -187,9 +243,17 @@ fn main(
         return;
     }
     // @end
+    let co4 = tile_n * TN4;
+    // Where this channel tile's next K rows sit in the weight texture: they run on across
+    // taps, and wrap to the next block every fold_rows rows (a multiple of 4). The batched
+    // GEMM of Winograd's 16 positions starts each slab's tiles at that slab's block instead.
+    var wt: vec2<u32>;
+
+    // @if GATHER
     // This invocation's pixels are m0, m0 + 1, ... (MSTEP = 1).
     let m0 = tile_m * TM;
-    let co4 = tile_n * TN4;
+    let m_end = p.m_total;
+    wt = vec2<u32>(co4 + (m0 / p.slab) * p.out_c4, 0u);
 
     // Decode the TM output pixels (clamped: extra lanes compute a duplicate, never stored).
     var img: array<u32, TM>;
@@ -205,11 +269,6 @@ fn main(
     }
     // @end
 
-    // Where this channel tile's next K rows sit in the weight texture: they run on across
-    // taps, and wrap to the next block every fold_rows rows (a multiple of 4). The batched
-    // GEMM of Winograd's 16 positions starts each slab's tiles at that slab's block instead.
-    var wx = co4 + (m0 / p.slab) * p.out_c4;
-    var wy = 0u;
     for (var ky = 0u; ky < KERNEL; ky++) {
         for (var kx = 0u; kx < KERNEL; kx++) {
             // Where each pixel's receptive field starts (4 taps for the pooled read).
@@ -222,40 +281,59 @@ fn main(
                 // @unroll m < TM
                 x[{m}] = gather(tp[{m}], ci4);
                 // @end
-                var w: array<array<vec4<CT>, 4>, TN4>;
-                // @if PLAIN
-                // @unroll j < TN4
-                w[{j}][0] = weight(wx + {j}u, wy);
-                w[{j}][1] = weight(wx + {j}u, wy + 1u);
-                w[{j}][2] = weight(wx + {j}u, wy + 2u);
-                w[{j}][3] = weight(wx + {j}u, wy + 3u);
-                // @end
-                // @end
-                // @if SHARED
-                // The subgroup's SG lanes (all on this channel tile) fetch the step's TN4 x 4
-                // texels between them, SG apart, and broadcast each to the others: texel
-                // t = 4 j + r sits in lane t % SG's fetch t / SG.
-                var mine: array<vec4<f32>, FETCHES>;
-                // @unroll q < FETCHES
-                {
-                    let t = lane + {q}u * SG;
-                    mine[{q}] = textureLoad(wts, vec2<u32>(wx + t / 4u, wy + t % 4u), 0);
-                }
-                // @end
-                // @unroll j < TN4
-                // @unroll r < ROWS
-                w[{j}][{r}] = vec4<CT>(subgroupBroadcast(mine[({j}u * 4u + {r}u) / SG], ({j}u * 4u + {r}u) % SG));
-                // @end
-                // @end
-                // @end
-                wy += 4u;
-                let wrap = wy >= p.fold_rows;
-                wy = select(wy, 0u, wrap);
-                wx = select(wx, wx + p.out_c4, wrap);
+                let w = step_weights(wt.x, wt.y, lane);
+                wt = next_step(wt);
                 acc = accumulate(acc, x, w);
             }
         }
     }
+    // @end
+
+    // @if ROW_TAPS
+    // The stems (one channel group, stride 2): pixel m of tap kx reads input column
+    // 2 (ox0 + m) + kx - PAD, which pixel m + 1 of tap kx - 2 read already. So each row of taps
+    // loads the tile's pixels for taps 0 and 1, and every further tap one new pixel: 2 TM + KERNEL
+    // loads a row instead of TM x KERNEL, and the address arithmetic once per load. `ev` and
+    // `od` hold the next even and odd tap's pixels.
+    let row = min(tile_m / row_tiles, p.m_total / p.out_w - 1u);
+    let ox0 = (tile_m % row_tiles) * TM;
+    let oy0 = row % p.out_h;
+    let img0 = row / p.out_h;
+    let m0 = row * p.out_w + ox0;
+    let m_end = select(m0 + min(TM, p.out_w - ox0), m0, idle);
+    wt = vec2<u32>(co4, 0u);
+    let first = i32(2u * ox0) - i32(PAD);
+    for (var ky = 0u; ky < KERNEL; ky++) {
+        let iy = i32(oy0 * 2u + ky) - i32(PAD);
+        let row_ok = iy >= 0 && iy < i32(p.in_h);
+        let row_at = (img0 * p.in_h + u32(clamp(iy, 0, i32(p.in_h) - 1))) * p.in_w;
+        var ev: array<vec4<CT>, TM>;
+        var od: array<vec4<CT>, TM>;
+        // @unroll m < TM
+        ev[{m}] = row_pixel(row_at, row_ok, first + i32(2u * {m}u));
+        od[{m}] = row_pixel(row_at, row_ok, first + i32(2u * {m}u + 1u));
+        // @end
+        for (var kx = 0u; kx < KERNEL; kx++) {
+            let even = (kx & 1u) == 0u;
+            var x: array<vec4<CT>, TM>;
+            // @unroll m < TM
+            x[{m}] = select(od[{m}], ev[{m}], even);
+            // @end
+            let w = step_weights(wt.x, wt.y, lane);
+            wt = next_step(wt);
+            acc = accumulate(acc, x, w);
+            // Tap kx + 2: this tap's pixels moved down one, and one new pixel at the end.
+            let last = row_pixel(row_at, row_ok, first + i32(2u * (TM - 1u) + kx + 2u));
+            // @unroll m < TM
+            {
+                let next = select(x[min({m}u + 1u, TM - 1u)], last, {m}u + 1u == TM);
+                ev[{m}] = select(ev[{m}], next, even);
+                od[{m}] = select(next, od[{m}], even);
+            }
+            // @end
+        }
+    }
+    // @end
     // @end
 
     // @if STAGED
@@ -266,6 +344,7 @@ fn main(
     let bm0 = wid.x * BM;
     let bn0 = wid.y * BN4;
     let m0 = bm0 + lm;
+    let m_end = p.m_total;
     let co4 = bn0 + (lid / LM) * TN4;
     // Winograd's batched GEMM: the block's slab picks its weight block (blocks never straddle
     // two slabs: `winograd::dispatches` makes a slab a whole number of blocks).
@@ -355,7 +434,7 @@ fn main(
     // @end
     for (var m = 0u; m < TM; m++) {
         let px = m0 + m * MSTEP;
-        if (px >= p.m_total) {
+        if (px >= m_end) {
             break;
         }
         let at = px * p.out_c4 + co4;

@@ -74,12 +74,29 @@ fn conv_matches_reference_on_model_and_odd_shapes() {
         .filter(|c| c.family == "conv")
         .collect();
     assert!(cases.len() > 20, "{} conv cases", cases.len());
+    conv_cases_match_reference_with_every_tile_policy(&cases);
+}
+
+/// The stems alone (the cases whose direct tile reads rows of taps: the 7x7/2 stem at the
+/// model size, 224, 320, odd maps and batches, the deep stem's first conv, a kernel larger
+/// than the map): a quicker run of the same check for work on that path.
+#[test]
+fn stems_match_reference_with_every_tile_policy() {
+    let cases: Vec<_> = check::cases::kernel_cases()
+        .into_iter()
+        .filter(|c| c.reads_rows_of_taps())
+        .collect();
+    assert!(cases.len() >= 8, "{} stem cases", cases.len());
+    conv_cases_match_reference_with_every_tile_policy(&cases);
+}
+
+fn conv_cases_match_reference_with_every_tile_policy(cases: &[check::cases::KernelCase]) {
     assert!(
         tile_policies().len() == TILE_POLICIES.len(),
         "lavapipe runs every tile policy, shared weights included"
     );
     let mut failures = Vec::new();
-    for case in &cases {
+    for case in cases {
         for storage in storages() {
             for (device, subgroup) in tile_policies() {
                 let got = case
@@ -434,9 +451,10 @@ fn max_pool_matches_reference() {
     }
 }
 
-/// The head (pool pass, then the FC with several images per lane) on Vulkan and GL, in every
-/// storage: ImageNet heads, fine-tuned heads with odd class counts, batches that fill one FC
-/// lane's images (3, 8) and ones spread over two with a padded image (9).
+/// The head (pool pass, then the FC with several images per lane, its weights a texture) on
+/// Vulkan and GL, in every storage: ImageNet heads, fine-tuned heads with odd class counts
+/// (1000/102/10/7/1), features not a multiple of 4, batches of 1, lanes' images filled (3, 8)
+/// and spread over two with a padded image (9).
 #[test]
 fn head_matches_reference() {
     let mut rng = Rng::new(9);
@@ -449,6 +467,10 @@ fn head_matches_reference() {
         (2, 2048, 10, 10, 102),
         (8, 64, 2, 2, 102),
         (9, 12, 3, 3, 7),
+        (1, 2048, 7, 7, 1000),
+        (1, 2048, 10, 10, 102),
+        (1, 10, 2, 3, 7),
+        (3, 6, 1, 1, 1),
     ];
     let cases: Vec<_> = shapes
         .iter()

@@ -148,14 +148,23 @@ fn the_texture_input_conv_validates_and_cross_compiles() {
         Storage::F16Native,
         Storage::F16Mixed,
     ] {
-        for (kernel, pad, avg_pool) in [(1, 0, false), (1, 0, true), (3, 1, false), (7, 3, false)] {
+        // The last: the stem's rows of taps (`row_pixel`) read through the texture too.
+        for (kernel, pad, avg_pool, row_taps) in [
+            (1, 0, false, false),
+            (1, 0, true, false),
+            (3, 1, false, false),
+            (7, 3, false, false),
+            (7, 3, false, true),
+        ] {
             for (device, subgroup) in TILE_POLICIES {
+                let tile = Tile::for_layer(256, device, subgroup);
                 let v = ConvVariant {
                     kernel,
                     pad,
                     avg_pool,
-                    tile: Tile::for_layer(256, device, subgroup),
+                    tile,
                     act_texture: true,
+                    row_taps: row_taps && !tile.staged,
                 };
                 let spec = v.specialization(storage);
                 assert_eq!(

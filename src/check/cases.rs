@@ -202,6 +202,58 @@ pub fn awkward_conv_shapes() -> Vec<ConvShape> {
             "deep stem on a 1x1 image",
         ),
         (
+            3,
+            64,
+            7,
+            2,
+            false,
+            1,
+            224,
+            224,
+            false,
+            true,
+            "the stem at 224",
+        ),
+        (
+            3,
+            64,
+            7,
+            2,
+            false,
+            1,
+            320,
+            320,
+            false,
+            true,
+            "the stem at 320",
+        ),
+        (
+            3,
+            64,
+            7,
+            2,
+            false,
+            2,
+            97,
+            97,
+            false,
+            true,
+            "the stem, batch 2, odd map (rows of 49 pixels)",
+        ),
+        (
+            3,
+            32,
+            3,
+            2,
+            false,
+            1,
+            97,
+            95,
+            false,
+            true,
+            "the deep stem, odd map",
+        ),
+        (
             16,
             8,
             1,
@@ -506,6 +558,14 @@ impl KernelCase {
         )
     }
 
+    /// Whether the case is a conv whose direct tile reads rows of taps (the stems:
+    /// [`crate::kernels::conv::ConvVariant::reads_rows_of_taps`] with a direct tile).
+    pub fn reads_rows_of_taps(&self) -> bool {
+        let direct = Tile::for_layer(64, wgpu::DeviceType::Cpu, None);
+        matches!(&self.input, KernelInput::Conv(c)
+            if conv::ConvVariant::reads_rows_of_taps(&c.layer, direct))
+    }
+
     /// Whether the case is a conv Winograd can run ([`KernelCase::run_winograd`]).
     pub fn runs_as_winograd(&self) -> bool {
         matches!(&self.input, KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer))
@@ -555,6 +615,8 @@ pub fn kernel_cases() -> Vec<KernelCase> {
         (1, 8, 3, 2, 7),
         (2, 2048, 2, 2, 102),
         (9, 12, 3, 3, 7),
+        (1, 2048, 7, 7, 1000),
+        (1, 10, 2, 3, 7),
     ];
     cases.extend(heads.iter().map(|&h| KernelCase::head(&mut rng, h)));
     cases

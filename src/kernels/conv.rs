@@ -169,6 +169,9 @@ pub struct ConvVariant {
     /// Read the input activation from a texture ([`ACT_ROW`] texels a row) instead of a
     /// storage buffer: the measurement of `cargo bench --bench act_texture`; plans keep buffers.
     pub act_texture: bool,
+    /// The direct tile reads its input by rows of taps (`ROW_TAPS` in conv.wgsl): see
+    /// [`ConvVariant::reads_rows_of_taps`].
+    pub row_taps: bool,
 }
 
 impl ConvVariant {
@@ -179,7 +182,21 @@ impl ConvVariant {
             avg_pool: layer.avg_pool_input,
             tile,
             act_texture: false,
+            row_taps: Self::reads_rows_of_taps(layer, tile),
         }
+    }
+
+    /// The stems (ResNet's 7x7/2 and the vd models' first 3x3/2: one channel group, stride 2)
+    /// with the direct tile: a pixel tile is TM neighbours along one output row, and tap kx + 2
+    /// reuses tap kx's pixels shifted by one, so a row of taps loads 2 TM + kernel pixels
+    /// instead of TM x kernel, and computes their addresses once. With one channel group a K
+    /// step per tap, gathering each tap's pixels cost as much as its FMAs.
+    pub fn reads_rows_of_taps(layer: &ConvLayer, tile: Tile) -> bool {
+        c4(layer.cin) == 1
+            && layer.stride == 2
+            && layer.kernel > 1
+            && !layer.avg_pool_input
+            && !tile.staged
     }
 
     pub fn specialization(&self, storage: Storage) -> Specialization {
@@ -203,6 +220,8 @@ impl ConvVariant {
             ("XLOADS", xloads),
             ("WLOADS", wloads),
             ("DIRECT", !t.staged as u32),
+            ("GATHER", (!t.staged && !self.row_taps) as u32),
+            ("ROW_TAPS", self.row_taps as u32),
             ("STAGED", t.staged as u32),
             ("SHARED", (t.share > 0 && !t.staged) as u32),
             ("PLAIN", (t.share == 0 && !t.staged) as u32),
@@ -231,10 +250,13 @@ impl ConvVariant {
 
     /// Pixel tiles and channel tiles of a conv with these parameters.
     pub fn tiles(&self, params: &ConvParams) -> (u32, u32) {
-        (
-            params.m_total.div_ceil(self.tile.tm),
-            params.out_c4 / self.tile.tn4,
-        )
+        let m_tiles = if self.row_taps {
+            // Whole tiles along each output row.
+            params.m_total / params.out_w.max(1) * params.out_w.div_ceil(self.tile.tm)
+        } else {
+            params.m_total.div_ceil(self.tile.tm)
+        };
+        (m_tiles, params.out_c4 / self.tile.tn4)
     }
 
     /// How many of a workgroup's invocations to lay along pixel tiles (the rest along channel
@@ -551,6 +573,34 @@ mod tests {
         let (mut v, p) = params_for(512, 7, 1);
         v.tile = cpu;
         assert!(v.lanes_along_m(&p, 8, 2) >= 8);
+    }
+
+    #[test]
+    fn the_stems_read_rows_of_taps_in_whole_row_tiles_and_nothing_else_does() {
+        let conv = |cin, kernel, stride, avg_pool_input| ConvLayer {
+            name: "t".into(),
+            role: ConvRole::Stem(0),
+            cin,
+            cout: 64,
+            kernel,
+            stride,
+            avg_pool_input,
+        };
+        let cpu = Tile::for_layer(64, wgpu::DeviceType::Cpu, Some(8));
+        let staged = staged::tile(8, 2);
+        assert!(ConvVariant::of(&conv(3, 7, 2, false), cpu).row_taps);
+        assert!(ConvVariant::of(&conv(3, 3, 2, false), cpu).row_taps);
+        assert!(!ConvVariant::of(&conv(3, 7, 2, false), staged).row_taps);
+        assert!(!ConvVariant::of(&conv(3, 7, 1, false), cpu).row_taps);
+        assert!(!ConvVariant::of(&conv(8, 3, 2, false), cpu).row_taps);
+        assert!(!ConvVariant::of(&conv(3, 1, 2, false), cpu).row_taps);
+        assert!(!ConvVariant::of(&conv(3, 1, 1, true), cpu).row_taps);
+        // 97x97 at batch 2: 49x49 outputs, rows of 4 tiles of 16 (the last one 1 pixel).
+        let layer = conv(3, 7, 2, false);
+        let fold = WeightFold::for_layer(&layer, 8192).unwrap();
+        let p = ConvParams::new(&layer, 2, (97, 97), false, true, fold);
+        let v = ConvVariant::of(&layer, cpu);
+        assert_eq!(v.tiles(&p), (2 * 49 * 4, 1));
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn used_specializations(storage: Storage) -> Vec<Specialization> {
                                 avg_pool: false,
                                 tile,
                                 act_texture: false,
+                                row_taps: false,
                             };
                             if seen.insert(gemm) {
                                 specs.push(gemm.specialization(storage));
