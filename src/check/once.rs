@@ -225,7 +225,17 @@ pub fn conv_once_tiled(
     relu: bool,
     tile: conv::Tile,
 ) -> Result<Activation> {
-    conv_once_as(ctx, storage, layer, x, p, residual, relu, tile, ConvPath::Direct)
+    conv_once_as(
+        ctx,
+        storage,
+        layer,
+        x,
+        p,
+        residual,
+        relu,
+        tile,
+        ConvPath::Direct,
+    )
 }
 
 /// [`conv_once_tiled`] as Winograd in tile `wino` (its three dispatches, `tile` for the

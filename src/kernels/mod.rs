@@ -7,6 +7,7 @@
 //! `preprocess::layout_dispatch` turn one op of the graph into an [`OpDispatch`] (label, shape,
 //! FLOPs, specialisation, parameters, bindings, workgroups) that the plan only binds and records.
 
+mod act_texture;
 pub mod conv;
 mod conv_weights;
 mod dispatch;
