@@ -84,7 +84,8 @@ pub struct Model {
     /// conv.wgsl reads: K rows of weights, then the bias row.
     pub(crate) conv_weights: Vec<(wgpu::TextureView, kernels::conv::WeightFold)>,
     /// Winograd-transformed weights of the 3x3 stride-1 layers, where prepared: when the
-    /// tuning cache chooses Winograd for some shape, or by [`Model::prepare_winograd`].
+    /// tuning cache or the shipped table chooses Winograd for some shape, or by
+    /// [`Model::prepare_winograd`].
     pub(crate) winograd: Vec<Option<wgpu::TextureView>>,
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
@@ -95,6 +96,9 @@ pub struct Model {
     pub(crate) tuning: Option<crate::tuning::TuneTable>,
     /// Whether that cache was found, loaded or ignored (and why).
     pub tune_status: crate::tuning::TuneStatus,
+    /// The tiles shipped for this implementation and storage, for the shapes the cache lacks.
+    pub(crate) shipped: Option<crate::tuning::shipped::ShippedTable>,
+    pub shipped_status: crate::tuning::shipped::ShippedStatus,
 }
 
 impl Model {
@@ -152,9 +156,12 @@ impl Model {
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
             let (tuning, tune_status) = crate::tuning::load(ctx, storage);
+            let (shipped, shipped_status) = crate::tuning::shipped::load(ctx, storage);
             let wants_winograd = tuning
-                .as_ref()
-                .is_some_and(|t| t.entries.values().any(|e| e.winograd));
+                .iter()
+                .flat_map(|t| t.entries.values())
+                .chain(shipped.iter().flat_map(|t| t.entries.values()))
+                .any(|e| e.winograd);
             let winograd = if wants_winograd {
                 winograd_weights(ctx, storage, weights)?
             } else {
@@ -173,6 +180,8 @@ impl Model {
                 source: weights.source.clone(),
                 tuning,
                 tune_status,
+                shipped,
+                shipped_status,
             })
         })
     }
@@ -213,9 +222,15 @@ impl Model {
         self.winograd.get(i).is_some_and(|w| w.is_some())
     }
 
-    /// Use `table` for the plans compiled from now on (`None`: the heuristic tiles alone).
+    /// Use `table` as the tuning cache for the plans compiled from now on (`None`: no cache;
+    /// the shipped table, if any, still applies: [`Model::set_shipped`]).
     pub fn set_tuning(&mut self, table: Option<crate::tuning::TuneTable>) {
         self.tuning = table;
+    }
+
+    /// Use `table` as the shipped table for the plans compiled from now on (`None`: none).
+    pub fn set_shipped(&mut self, table: Option<crate::tuning::shipped::ShippedTable>) {
+        self.shipped = table;
     }
 
     /// Pipelines compiled so far on this model's device (shared by all its plans, and by every

@@ -23,7 +23,7 @@ use crate::kernels::{
     conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource, Storage,
 };
 use crate::model::Model;
-use crate::tuning::{self, ConvShape};
+use crate::tuning::{self, ConvShape, TileSource};
 use arena::Arena;
 use run::Timestamps;
 
@@ -100,7 +100,8 @@ impl PlanBuffers {
 /// Where a plan's conv tiles come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TileChoice {
-    /// The model's tuning table where it has the shape, else the heuristic (`conv::tile_for`).
+    /// The model's tuning cache where it has the shape, else its shipped table, else the
+    /// heuristic (`conv::tile_for`).
     Tuned,
     /// The heuristic alone.
     Heuristic,
@@ -110,16 +111,41 @@ pub enum TileChoice {
     Override(conv::Tile, bool),
 }
 
-/// The tile of one conv of a plan, and whether it came from the tuning table.
+/// The tile of one conv of a plan, and where it came from.
 #[derive(Clone, Debug)]
 pub struct PlanConv {
     pub shape: ConvShape,
     pub tile: conv::Tile,
     /// Winograd F(2x2, 3x3), `tile` being its GEMM's (three dispatches for the layer).
     pub winograd: bool,
-    pub tuned: bool,
+    pub source: TileSource,
     /// The conv's index in the graph's ops (Winograd's three dispatches share it).
     pub op: usize,
+}
+
+/// Conv dispatches of a plan by where their tile came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TileCounts {
+    pub cache: usize,
+    pub shipped: usize,
+    pub heuristic: usize,
+}
+
+impl TileCounts {
+    pub fn total(&self) -> usize {
+        self.cache + self.shipped + self.heuristic
+    }
+
+    /// `cache 0, shipped 53, heuristic 0 of 53`.
+    pub fn describe(&self) -> String {
+        format!(
+            "cache {}, shipped {}, heuristic {} of {}",
+            self.cache,
+            self.shipped,
+            self.heuristic,
+            self.total()
+        )
+    }
 }
 
 fn choose_tile(
@@ -130,17 +156,36 @@ fn choose_tile(
 ) -> PlanConv {
     let ctx = &model.ctx;
     let pixels = layer.out_pixels(shape.batch, (shape.in_h, shape.in_w));
-    let heuristic = (conv::tile_for(ctx, layer, pixels), false, false);
-    let (tile, winograd, tuned) = match choice {
-        TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {
-            Some((tile, w)) if !w || model.has_winograd(ci) => (tile, w, true),
-            _ => heuristic,
-        },
+    let heuristic = (
+        conv::tile_for(ctx, layer, pixels),
+        false,
+        TileSource::Heuristic,
+    );
+    // An entry that asks for Winograd where the model has no transformed weights is passed over.
+    let runnable =
+        |found: Option<(conv::Tile, bool)>| found.filter(|&(_, w)| !w || model.has_winograd(ci));
+    let (tile, winograd, source) = match choice {
+        TileChoice::Tuned => {
+            let from = |table: Option<(conv::Tile, bool)>, source| {
+                runnable(table).map(|(tile, w)| (tile, w, source))
+            };
+            from(
+                model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)),
+                TileSource::Cache,
+            )
+            .or_else(|| {
+                from(
+                    model.shipped.as_ref().and_then(|t| t.tile(ctx, shape)),
+                    TileSource::Shipped,
+                )
+            })
+            .unwrap_or(heuristic)
+        }
         TileChoice::Heuristic => heuristic,
         TileChoice::Override(tile, w) if tuning::fits(ctx, &tile, layer.cout) => {
             match (w, model.has_winograd(ci)) {
-                (false, _) => (tile, false, false),
-                (true, true) => (tile, true, false),
+                (false, _) => (tile, false, TileSource::Heuristic),
+                (true, true) => (tile, true, TileSource::Heuristic),
                 (true, false) => heuristic,
             }
         }
@@ -150,7 +195,7 @@ fn choose_tile(
         shape: shape.clone(),
         tile,
         winograd,
-        tuned,
+        source,
         op: 0,
     }
 }
@@ -337,10 +382,24 @@ impl Plan {
         self.dispatches.iter().map(|d| d.flops).sum()
     }
 
-    /// (conv dispatches whose tile came from the tuning table, all conv dispatches).
+    /// (conv dispatches whose tile came from the tuning cache or the shipped table, all conv
+    /// dispatches).
     pub fn tuned_convs(&self) -> (usize, usize) {
-        let convs = self.convs.iter().flatten();
-        (convs.clone().filter(|c| c.tuned).count(), convs.count())
+        let t = self.tile_sources();
+        (t.cache + t.shipped, t.total())
+    }
+
+    /// How many conv dispatches took their tile from each source.
+    pub fn tile_sources(&self) -> TileCounts {
+        let mut t = TileCounts::default();
+        for c in self.convs.iter().flatten() {
+            match c.source {
+                TileSource::Cache => t.cache += 1,
+                TileSource::Shipped => t.shipped += 1,
+                TileSource::Heuristic => t.heuristic += 1,
+            }
+        }
+        t
     }
 
     pub fn has_gpu_timer(&self) -> bool {
