@@ -97,8 +97,15 @@ pub fn tune(args: TuneArgs) -> Result<()> {
         let mut table = existing.unwrap_or_else(|| TuneTable::new(stamp.clone()));
         if args.export_only {
             if table.entries.is_empty() {
+                let why = match &status {
+                    tune::TuneStatus::Off => "the tuning cache is off".to_string(),
+                    tune::TuneStatus::Missing(p) | tune::TuneStatus::Loaded(p) => {
+                        format!("{} has none", p.display())
+                    }
+                    tune::TuneStatus::Ignored(p, why) => format!("{} ignored: {why}", p.display()),
+                };
                 return Err(Error::Input(format!(
-                    "--export-only: no tuning cache entries for this adapter and {} ({status:?})",
+                    "--export-only: no tuning cache entries for this adapter and {} to export ({why})",
                     storage.name()
                 )));
             }

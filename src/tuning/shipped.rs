@@ -4,9 +4,10 @@
 //! cache first, then from here, then from the heuristic.
 //!
 //! A table is keyed by the implementation, not by the build: the device (the adapter name up to
-//! its first parenthesis), the vector width in the adapter name (llvmpipe's "256 bits": LLVM's
-//! SIMD width changes which tile is fastest), the driver and its version string (for lavapipe
-//! `Mesa 22.3.6 (LLVM 15.0.6)`), the backend and the storage. An entry stores the choice as the
+//! its first parenthesis), the vector width and LLVM version in the adapter name (llvmpipe's
+//! "LLVM 15.0.6, 256 bits": LLVM's SIMD width changes which tile is fastest), the driver and its
+//! version string (lavapipe: `Mesa 22.3.6 (LLVM 15.0.6)`, llvmpipe GL: `4.5 (Core Profile) Mesa
+//! 22.3.6`; SwiftShader reports none), the backend and the storage. An entry stores the choice as the
 //! cache does ([`TunedTile`]), so the format does not care which kernel variants exist; an entry
 //! that no longer fits the current rules ([`candidates::fits`]) is skipped like a cache entry.
 //! `scripts/tune-defaults.sh` regenerates the file (`gpu-resnet tune --export-defaults`).
@@ -37,6 +38,9 @@ pub struct Implementation {
     pub device: String,
     /// The vector width the adapter name states (`... 256 bits)`), if it states one.
     pub vector_bits: Option<u32>,
+    /// The LLVM version the adapter name states (`LLVM 15.0.6`; lavapipe's driver version says
+    /// it too, GL's (`4.5 (Core Profile) Mesa 22.3.6`) does not).
+    pub llvm: Option<String>,
     pub driver: String,
     /// The driver's version string (wgpu's `driver_info`): `Mesa 22.3.6 (LLVM 15.0.6)`.
     pub driver_version: String,
@@ -50,7 +54,8 @@ impl Implementation {
         let device = name.split(" (").next().unwrap_or(name).trim().to_string();
         Implementation {
             device,
-            vector_bits: vector_bits(name),
+            vector_bits: word_before(name, "bits").and_then(|w| w.parse().ok()),
+            llvm: word_after(name, "LLVM").map(str::to_string),
             driver: stamp.driver.clone(),
             driver_version: stamp.driver_info.clone(),
             backend: stamp.backend.clone(),
@@ -58,32 +63,46 @@ impl Implementation {
         }
     }
 
-    /// `llvmpipe 256 bits, llvmpipe Mesa 22.3.6 (LLVM 15.0.6), Vulkan, fp32`.
+    /// `llvmpipe 256 bits, llvmpipe Mesa 22.3.6 (LLVM 15.0.6), Vulkan, fp32` (the LLVM version
+    /// only where the driver's does not say it: `llvmpipe 256 bits LLVM 15.0.6, 4.5 (Core
+    /// Profile) Mesa 22.3.6, Gl, fp32`).
     pub fn describe(&self) -> String {
         let bits = self
             .vector_bits
             .map_or(String::new(), |b| format!(" {b} bits"));
+        let llvm = match &self.llvm {
+            Some(v) if !self.driver_version.contains(v.as_str()) => format!(" LLVM {v}"),
+            _ => String::new(),
+        };
         let driver = format!("{} {}", self.driver, self.driver_version);
+        let driver = match driver.trim() {
+            "" => String::new(),
+            d => format!(", {d}"),
+        };
         format!(
-            "{}{bits}, {}, {}, {}",
-            self.device,
-            driver.trim(),
-            self.backend,
-            self.storage
+            "{}{bits}{llvm}{driver}, {}, {}",
+            self.device, self.backend, self.storage
         )
     }
 }
 
-/// The number before the word `bits` in an adapter name (`llvmpipe (LLVM 15.0.6, 256 bits)`).
-fn vector_bits(name: &str) -> Option<u32> {
-    let words: Vec<&str> = name
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
+/// The words of an adapter name (`llvmpipe (LLVM 15.0.6, 256 bits)`), without punctuation.
+fn words(name: &str) -> Vec<&str> {
+    name.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
         .filter(|w| !w.is_empty())
-        .collect();
-    words
-        .windows(2)
-        .find(|w| w[1].eq_ignore_ascii_case("bits"))
-        .and_then(|w| w[0].parse().ok())
+        .collect()
+}
+
+/// The word before `word` in an adapter name: `256` before `bits`.
+fn word_before<'a>(name: &'a str, word: &str) -> Option<&'a str> {
+    let w = words(name);
+    w.windows(2).find(|p| p[1] == word).map(|p| p[0])
+}
+
+/// The word after `word` in an adapter name: `15.0.6` after `LLVM`.
+fn word_after<'a>(name: &'a str, word: &str) -> Option<&'a str> {
+    let w = words(name);
+    w.windows(2).find(|p| p[0] == word).map(|p| p[1])
 }
 
 /// The tiles measured on one implementation, by [`super::ConvShape::key`].
@@ -310,10 +329,12 @@ mod tests {
         ));
         assert_eq!(i.device, "llvmpipe");
         assert_eq!(i.vector_bits, Some(256));
+        assert_eq!(i.llvm.as_deref(), Some("15.0.6"));
         assert_eq!(i.driver_version, "Mesa 22.3.6 (LLVM 15.0.6)");
         let s = Implementation::of(&stamp("SwiftShader Device (Subzero) (0x0000C0DE)", ""));
         assert_eq!(s.device, "SwiftShader Device");
         assert_eq!(s.vector_bits, None);
+        assert_eq!(s.llvm, None);
     }
 
     #[test]
@@ -344,6 +365,11 @@ mod tests {
             stamp(
                 "llvmpipe (LLVM 19.1.7, 256 bits)",
                 "Mesa 25.0.7 (LLVM 19.1.7)",
+            ),
+            // Another LLVM under the same driver string.
+            stamp(
+                "llvmpipe (LLVM 16.0.6, 256 bits)",
+                "Mesa 22.3.6 (LLVM 15.0.6)",
             ),
             TuneStamp {
                 backend: "Gl".into(),
