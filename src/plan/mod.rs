@@ -118,6 +118,8 @@ pub struct PlanConv {
     pub tile: conv::Tile,
     /// Winograd F(2x2, 3x3), `tile` being its GEMM's (three dispatches for the layer).
     pub winograd: bool,
+    /// Which table the tile came from (`Heuristic` also for the tuner's `Override` tiles:
+    /// neither table's).
     pub source: TileSource,
     /// The conv's index in the graph's ops (Winograd's three dispatches share it).
     pub op: usize,
