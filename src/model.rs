@@ -85,9 +85,9 @@ pub struct Model {
     /// conv.wgsl reads: K rows of weights, then the bias row.
     pub(crate) conv_weights: Vec<(wgpu::TextureView, kernels::conv::WeightFold)>,
     /// Winograd-transformed weights of the 3x3 stride-1 layers per tile
-    /// ([`Winograd::index`]), where prepared: for a tile the tuning cache chooses for some
-    /// shape, where the default heuristic may choose it (`winograd::default_may_choose`), or
-    /// by [`Model::prepare_winograd`].
+    /// ([`Winograd::index`]), where prepared: for a tile the tuning cache or the shipped table
+    /// chooses for some shape, where the default heuristic may choose it
+    /// (`winograd::default_may_choose`), or by [`Model::prepare_winograd`].
     pub(crate) winograd: Vec<[Option<wgpu::TextureView>; 2]>,
     /// FC weights then bias, in the order head.wgsl reads.
     pub(crate) head_weights: wgpu::Buffer,
@@ -98,6 +98,9 @@ pub struct Model {
     pub(crate) tuning: Option<crate::tuning::TuneTable>,
     /// Whether that cache was found, loaded or ignored (and why).
     pub tune_status: crate::tuning::TuneStatus,
+    /// The tiles shipped for this implementation and storage, for the shapes the cache lacks.
+    pub(crate) shipped: Option<crate::tuning::shipped::ShippedTable>,
+    pub shipped_status: crate::tuning::shipped::ShippedStatus,
 }
 
 impl Model {
@@ -155,13 +158,16 @@ impl Model {
             let head_weights = upload("fc", &laid)?;
             weight_bytes += head_weights.size();
             let (tuning, tune_status) = crate::tuning::load(ctx, storage);
-            // Transform only what a plan may use: a tile the cache chooses somewhere (for
-            // every eligible layer: the cache is per shape, not per layer), and the tile the
-            // heuristic may choose per layer.
+            let (shipped, shipped_status) = crate::tuning::shipped::load(ctx, storage);
+            // Transform only what a plan may use: a tile the cache or the shipped table
+            // chooses somewhere (for every eligible layer: the tables are per shape, not per
+            // layer), and the tile the heuristic may choose per layer.
             let tuned = |t: Winograd| {
                 tuning
-                    .as_ref()
-                    .is_some_and(|table| table.entries.values().any(|e| e.winograd == Some(t)))
+                    .iter()
+                    .flat_map(|table| table.entries.values())
+                    .chain(shipped.iter().flat_map(|table| table.entries.values()))
+                    .any(|e| e.winograd == Some(t))
             };
             let winograd = winograd_weights(ctx, storage, weights, |layer, t| {
                 tuned(t) || winograd::default_may_choose(ctx, storage, layer) == Some(t)
@@ -179,6 +185,8 @@ impl Model {
                 source: weights.source.clone(),
                 tuning,
                 tune_status,
+                shipped,
+                shipped_status,
             })
         })
     }
@@ -236,9 +244,15 @@ impl Model {
             .collect()
     }
 
-    /// Use `table` for the plans compiled from now on (`None`: the heuristic tiles alone).
+    /// Use `table` as the tuning cache for the plans compiled from now on (`None`: no cache;
+    /// the shipped table, if any, still applies: [`Model::set_shipped`]).
     pub fn set_tuning(&mut self, table: Option<crate::tuning::TuneTable>) {
         self.tuning = table;
+    }
+
+    /// Use `table` as the shipped table for the plans compiled from now on (`None`: none).
+    pub fn set_shipped(&mut self, table: Option<crate::tuning::shipped::ShippedTable>) {
+        self.shipped = table;
     }
 
     /// Pipelines compiled so far on this model's device (shared by all its plans, and by every

@@ -1,6 +1,7 @@
 //! `gpu-resnet tune`: measure the conv tiles on this adapter and cache the winners, which
 //! every later plan of the same adapter, driver, backend, build and storage uses.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
@@ -13,6 +14,8 @@ use crate::open::{load_weights, WeightsSource};
 use crate::tune::{
     self, describe, describe_choice, BuildBudget, TuneOptions, TuneStamp, TuneTable,
 };
+use crate::tuning::shipped::{ShippedDefaults, ShippedTable};
+use crate::tuning::TileRules;
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
@@ -43,6 +46,13 @@ pub struct TuneArgs {
     /// Print what was measured without writing the cache.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also merge the tuned table into this shipped-defaults file (`src/tuning/defaults.json`),
+    /// replacing this adapter's table for each precision: `scripts/tune-defaults.sh`.
+    #[arg(long, value_name = "FILE.json")]
+    pub export_defaults: Option<PathBuf>,
+    /// Measure nothing: export this adapter's existing cache to --export-defaults as it is.
+    #[arg(long, requires = "export_defaults")]
+    pub export_only: bool,
     /// Square input side instead of each model's crop.
     #[arg(long, hide = true)]
     pub size: Option<u32>,
@@ -72,11 +82,38 @@ pub fn tune(args: TuneArgs) -> Result<()> {
     for &precision in &args.precision {
         let storage = choose_storage(&ctx, precision, args.f16_mode)?;
         let stamp = TuneStamp::of(&ctx, storage);
-        let (existing, status) = tune::load(&ctx, storage);
+        // The cache this run adds to, even where plans would not read it
+        // (`GPU_RESNET_TUNE=shipped`): a run must not drop what an earlier one measured.
+        let (existing, status) = tune::load_from(tune::cache_dir().as_deref(), &ctx, storage);
         if let Some(w) = status.warning() {
             eprintln!("{w}");
         }
+        // Where plans take tiles the cache lacks (the tuner itself times the heuristic's).
+        println!(
+            "{}: {}",
+            storage.name(),
+            crate::tuning::shipped::load(&ctx, storage).1.describe()
+        );
         let mut table = existing.unwrap_or_else(|| TuneTable::new(stamp.clone()));
+        if args.export_only {
+            if table.entries.is_empty() {
+                let why = match &status {
+                    tune::TuneStatus::Off => "the tuning cache is off".to_string(),
+                    tune::TuneStatus::Missing(p) | tune::TuneStatus::Loaded(p) => {
+                        format!("{} has none", p.display())
+                    }
+                    tune::TuneStatus::Ignored(p, why) => format!("{} ignored: {why}", p.display()),
+                };
+                return Err(Error::Input(format!(
+                    "--export-only: no tuning cache entries for this adapter and {} to export ({why})",
+                    storage.name()
+                )));
+            }
+            if let Some(path) = &args.export_defaults {
+                export(&ctx, &table, path)?;
+            }
+            continue;
+        }
         for spec in &specs {
             let source = WeightsSource::Synthetic {
                 classes: 1000,
@@ -163,8 +200,24 @@ pub fn tune(args: TuneArgs) -> Result<()> {
                     ),
                 }
             }
+            if let Some(path) = &args.export_defaults {
+                export(&ctx, &table, path)?;
+            }
         }
     }
     println!("\ntuned in {:.0} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Merge `table` into the shipped-defaults file at `path`.
+fn export(ctx: &crate::gpu::GpuContext, table: &TuneTable, path: &std::path::Path) -> Result<()> {
+    let shipped = ShippedTable::of(table, TileRules::of(ctx));
+    let what = shipped.implementation.describe();
+    ShippedDefaults::export(path, shipped)?;
+    println!(
+        "exported {} entries for {what} to {}",
+        table.entries.len(),
+        path.display()
+    );
     Ok(())
 }

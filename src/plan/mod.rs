@@ -24,7 +24,7 @@ use crate::kernels::{
     conv, head, pool, preprocess, winograd, DispatchEnv, Kernel, OpDispatch, Resource, Storage,
 };
 use crate::model::Model;
-use crate::tuning::{self, ConvShape};
+use crate::tuning::{self, ConvShape, TileSource};
 use arena::Arena;
 use run::Timestamps;
 
@@ -103,7 +103,8 @@ impl PlanBuffers {
 /// Where a plan's conv tiles come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TileChoice {
-    /// The model's tuning table where it has the shape, else the heuristic (`conv::tile_for`).
+    /// The model's tuning cache where it has the shape, else its shipped table, else the
+    /// heuristic (`conv::tile_for`).
     Tuned,
     /// The heuristic alone.
     Heuristic,
@@ -113,7 +114,7 @@ pub enum TileChoice {
     Override(conv::Tile, Option<Winograd>),
 }
 
-/// The tile of one conv of a plan, and whether it came from the tuning table.
+/// The tile of one conv of a plan, and where it came from.
 #[derive(Clone, Debug)]
 pub struct PlanConv {
     pub shape: ConvShape,
@@ -121,9 +122,36 @@ pub struct PlanConv {
     /// Winograd F(2x2, 3x3) or F(4x4, 3x3), `tile` being its GEMM's (three dispatches for
     /// the layer); `None`: the direct conv.
     pub winograd: Option<Winograd>,
-    pub tuned: bool,
+    /// Which table the tile came from (`Heuristic` also for the tuner's `Override` tiles:
+    /// neither table's).
+    pub source: TileSource,
     /// The conv's index in the graph's ops (Winograd's three dispatches share it).
     pub op: usize,
+}
+
+/// Conv dispatches of a plan by where their tile came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TileCounts {
+    pub cache: usize,
+    pub shipped: usize,
+    pub heuristic: usize,
+}
+
+impl TileCounts {
+    pub fn total(&self) -> usize {
+        self.cache + self.shipped + self.heuristic
+    }
+
+    /// `cache 0, shipped 53, heuristic 0 of 53`.
+    pub fn describe(&self) -> String {
+        format!(
+            "cache {}, shipped {}, heuristic {} of {}",
+            self.cache,
+            self.shipped,
+            self.heuristic,
+            self.total()
+        )
+    }
 }
 
 fn choose_tile(
@@ -140,21 +168,34 @@ fn choose_tile(
     let heuristic = match winograd::default_for(ctx, model.storage, layer, map, shape.batch) {
         Some(t) if has(Some(t)) => {
             let pixels = t.positions() * winograd::tiles(t, map, shape.batch);
-            (conv::tile_for(ctx, layer, pixels), Some(t), false)
+            (conv::tile_for(ctx, layer, pixels), Some(t), TileSource::Heuristic)
         }
         _ => {
             let pixels = layer.out_pixels(shape.batch, map);
-            (conv::tile_for(ctx, layer, pixels), None, false)
+            (conv::tile_for(ctx, layer, pixels), None, TileSource::Heuristic)
         }
     };
-    let (tile, winograd, tuned) = match choice {
-        TileChoice::Tuned => match model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)) {
-            Some((tile, w)) if has(w) => (tile, w, true),
-            _ => heuristic,
-        },
+    // An entry that asks for Winograd where the model has no transformed weights is passed over.
+    let from = |found: Option<(conv::Tile, Option<Winograd>)>, source| {
+        found
+            .filter(|&(_, w)| has(w))
+            .map(|(tile, w)| (tile, w, source))
+    };
+    let (tile, winograd, source) = match choice {
+        TileChoice::Tuned => from(
+            model.tuning.as_ref().and_then(|t| t.tile(ctx, shape)),
+            TileSource::Cache,
+        )
+        .or_else(|| {
+            from(
+                model.shipped.as_ref().and_then(|t| t.tile(ctx, shape)),
+                TileSource::Shipped,
+            )
+        })
+        .unwrap_or(heuristic),
         TileChoice::Heuristic => heuristic,
         TileChoice::Override(tile, w) if tuning::fits(ctx, &tile, layer.cout) && has(w) => {
-            (tile, w, false)
+            (tile, w, TileSource::Heuristic)
         }
         TileChoice::Override(..) => heuristic,
     };
@@ -162,7 +203,7 @@ fn choose_tile(
         shape: shape.clone(),
         tile,
         winograd,
-        tuned,
+        source,
         op: 0,
     }
 }
@@ -349,10 +390,24 @@ impl Plan {
         self.dispatches.iter().map(|d| d.flops).sum()
     }
 
-    /// (conv dispatches whose tile came from the tuning table, all conv dispatches).
+    /// (conv dispatches whose tile came from the tuning cache or the shipped table, all conv
+    /// dispatches).
     pub fn tuned_convs(&self) -> (usize, usize) {
-        let convs = self.convs.iter().flatten();
-        (convs.clone().filter(|c| c.tuned).count(), convs.count())
+        let t = self.tile_sources();
+        (t.cache + t.shipped, t.total())
+    }
+
+    /// How many conv dispatches took their tile from each source.
+    pub fn tile_sources(&self) -> TileCounts {
+        let mut t = TileCounts::default();
+        for c in self.convs.iter().flatten() {
+            match c.source {
+                TileSource::Cache => t.cache += 1,
+                TileSource::Shipped => t.shipped += 1,
+                TileSource::Heuristic => t.heuristic += 1,
+            }
+        }
+        t
     }
 
     pub fn has_gpu_timer(&self) -> bool {

@@ -1,5 +1,7 @@
 //! The conv tiles the tuner tries on an adapter, and what one pipeline build may cost.
 
+use serde::{Deserialize, Serialize};
+
 use crate::gpu::GpuContext;
 use crate::kernels::conv::{c4, Tile, WORKGROUP};
 use crate::kernels::staged;
@@ -45,7 +47,7 @@ pub fn candidates(ctx: &GpuContext) -> Vec<Tile> {
             }
         }
         let staged = staged::tile(tm, tn4);
-        if staged::MICRO_TILES.contains(&(tm, tn4)) && staged_fits(ctx, &staged) {
+        if staged::MICRO_TILES.contains(&(tm, tn4)) && staged_fits(&TileRules::of(ctx), &staged) {
             out.push(staged);
         }
     }
@@ -53,8 +55,8 @@ pub fn candidates(ctx: &GpuContext) -> Vec<Tile> {
 }
 
 /// Whether the device's workgroup memory holds a staged tile in every storage.
-fn staged_fits(ctx: &GpuContext, tile: &Tile) -> bool {
-    staged::max_workgroup_bytes(tile) <= ctx.limits.max_compute_workgroup_storage_size
+fn staged_fits(rules: &TileRules, tile: &Tile) -> bool {
+    staged::max_workgroup_bytes(tile) <= rules.workgroup_storage_bytes
 }
 
 /// Accumulators per invocation: what a pipeline's build cost grows with.
@@ -66,17 +68,41 @@ fn share_fits(tile: &Tile) -> bool {
     tile.share > 1 && tile.share <= WORKGROUP && (tile.tn4 * 4).is_multiple_of(tile.share)
 }
 
+/// What of a device decides which tiles it can run: recorded with the shipped table, so that a
+/// test can check its entries against the current rules without that device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileRules {
+    /// The subgroup size where the adapter has subgroups of one fixed size (shared tiles).
+    pub fixed_subgroup_size: Option<u32>,
+    /// `max_compute_workgroup_storage_size` (staged tiles).
+    pub workgroup_storage_bytes: u32,
+}
+
+impl TileRules {
+    pub fn of(ctx: &GpuContext) -> TileRules {
+        TileRules {
+            fixed_subgroup_size: ctx.fixed_subgroup_size(),
+            workgroup_storage_bytes: ctx.limits.max_compute_workgroup_storage_size,
+        }
+    }
+}
+
 /// Whether `tile` can run a conv with `cout` output channels on this device.
 pub fn fits(ctx: &GpuContext, tile: &Tile, cout: usize) -> bool {
+    fits_rules(&TileRules::of(ctx), tile, cout)
+}
+
+/// [`fits`] on a device with these rules.
+pub fn fits_rules(rules: &TileRules, tile: &Tile, cout: usize) -> bool {
     let sizes_ok = (1..=32).contains(&tile.tm)
         && (1..=16).contains(&tile.tn4)
         && accumulators(tile) <= MAX_ACCUMULATORS
         && (c4(cout) as u32).is_multiple_of(tile.tn4);
     let share_ok =
-        tile.share == 0 || (Some(tile.share) == ctx.fixed_subgroup_size() && share_fits(tile));
+        tile.share == 0 || (Some(tile.share) == rules.fixed_subgroup_size && share_fits(tile));
     // A staged tile: no subgroup sharing, and its block within the workgroup memory (a
     // damaged cache entry must not ask for more).
-    let staged_ok = !tile.staged || (tile.share == 0 && staged_fits(ctx, tile));
+    let staged_ok = !tile.staged || (tile.share == 0 && staged_fits(rules, tile));
     sizes_ok && share_ok && staged_ok
 }
 

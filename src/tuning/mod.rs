@@ -3,8 +3,9 @@
 //! (compiling and timing plans) is [`crate::tune`], above them.
 //!
 //! A plan takes a conv layer's register tile from the model's [`TuneTable`] where it has an
-//! entry for the layer's shape at the plan's batch, and from the heuristic
-//! (`kernels::conv::tile_for`) where not. Tuning is explicit (`gpu-resnet tune`), never a
+//! entry for the layer's shape at the plan's batch, else from the [`shipped`] table measured on
+//! the same implementation (embedded in the build), else from the heuristic
+//! (`kernels::conv::tile_for`): [`TileSource`]. Tuning is explicit (`gpu-resnet tune`), never a
 //! first-run stall. The table is one JSON file per adapter, backend and storage in the user's
 //! cache directory, stamped with the adapter name, driver, backend, crate version and storage:
 //! a file whose stamp differs (another driver or build) or that does not parse is ignored, and
@@ -13,13 +14,14 @@
 // Which tiles the tuner may offer, and what bounds its builds: the plan checks a table's tile
 // against the same rules.
 pub(crate) mod candidates;
+pub mod shipped;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use candidates::{accumulators, candidates, fits, BuildBudget};
+pub use candidates::{accumulators, candidates, fits, fits_rules, BuildBudget, TileRules};
 
 use crate::arch::ConvLayer;
 use crate::error::{Error, Result};
@@ -103,6 +105,67 @@ impl ConvShape {
             k = self.kernel,
         )
     }
+
+    /// The shape a [`ConvShape::key`] names, if `key` is one.
+    pub fn from_key(key: &str) -> Option<ConvShape> {
+        let num = |s: &str| s.parse::<usize>().ok();
+        let mut words = key.split(' ');
+        let (kk, stride) = words.next()?.split_once('/')?;
+        let (k1, k2) = kk.split_once('x')?;
+        let mut next = words.next()?;
+        let avg_pool = next == "avgpool2";
+        if avg_pool {
+            next = words.next()?;
+        }
+        let (cin, cout) = next.split_once("->")?;
+        let (in_h, in_w) = words.next()?.split_once('x')?;
+        let batch = words.next()?.strip_prefix('b')?;
+        let shape = ConvShape {
+            kernel: num(k1)?,
+            stride: num(stride)?,
+            avg_pool,
+            cin: num(cin)?,
+            cout: num(cout)?,
+            in_h: num(in_h)?,
+            in_w: num(in_w)?,
+            batch: num(batch)?,
+        };
+        (words.next().is_none() && k1 == k2 && shape.key() == key).then_some(shape)
+    }
+}
+
+/// Where a plan's conv took its tile from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileSource {
+    /// The user's tuning cache (`gpu-resnet tune`).
+    Cache,
+    /// The table shipped for this implementation ([`shipped`]).
+    Shipped,
+    /// `kernels::conv::tile_for`.
+    Heuristic,
+}
+
+impl TileSource {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TileSource::Cache => "cache",
+            TileSource::Shipped => "shipped",
+            TileSource::Heuristic => "heuristic",
+        }
+    }
+}
+
+/// The measured tile for `shape` in `entries` and whether it runs as Winograd, if there is an
+/// entry and it fits the layer on this device (a hand-edited, foreign or stale entry falls
+/// back to the next source rather than failing).
+fn entry_tile(
+    entries: &BTreeMap<String, TunedTile>,
+    ctx: &GpuContext,
+    shape: &ConvShape,
+) -> Option<(Tile, Option<Winograd>)> {
+    let entry = entries.get(&shape.key())?;
+    let tile = entry.tile();
+    candidates::fits(ctx, &tile, shape.cout).then_some((tile, entry.winograd))
 }
 
 /// One measured choice.
@@ -179,9 +242,7 @@ impl TuneTable {
     /// table has an entry and it fits the layer on this device (a hand-edited or foreign
     /// entry falls back to the heuristic rather than failing).
     pub fn tile(&self, ctx: &GpuContext, shape: &ConvShape) -> Option<(Tile, Option<Winograd>)> {
-        let entry = self.entries.get(&shape.key())?;
-        let tile = entry.tile();
-        candidates::fits(ctx, &tile, shape.cout).then_some((tile, entry.winograd))
+        entry_tile(&self.entries, ctx, shape)
     }
 
     /// Read `path`; a missing file is `Ok(None)`, an unreadable or unparsable one an error.
@@ -216,7 +277,8 @@ impl TuneTable {
 /// Whether a model's plans use measured tiles.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TuneStatus {
-    /// Tuning is switched off (`GPU_RESNET_TUNE=off`) or the platform has no cache directory.
+    /// The cache is switched off (`GPU_RESNET_TUNE=off` or `=shipped`) or the platform has no
+    /// cache directory.
     Off,
     /// No cache file for this adapter and storage yet.
     Missing(PathBuf),
@@ -240,6 +302,36 @@ impl TuneStatus {
     }
 }
 
+/// Which tables plans may take tiles from, by `GPU_RESNET_TUNE`: `off` (or `0`) neither (the
+/// heuristic alone), `cache` the user's cache only, `shipped` the shipped table only; unset
+/// or anything else both, the cache first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sources {
+    pub cache: bool,
+    pub shipped: bool,
+}
+
+pub fn sources() -> Sources {
+    match std::env::var("GPU_RESNET_TUNE").as_deref() {
+        Ok("off" | "0") => Sources {
+            cache: false,
+            shipped: false,
+        },
+        Ok("cache") => Sources {
+            cache: true,
+            shipped: false,
+        },
+        Ok("shipped") => Sources {
+            cache: false,
+            shipped: true,
+        },
+        _ => Sources {
+            cache: true,
+            shipped: true,
+        },
+    }
+}
+
 /// Where the tuning caches live: `$GPU_RESNET_TUNE_DIR`, else `$GPU_RESNET_CACHE`, else
 /// `$XDG_CACHE_HOME/gpu-resnet`, else `~/.cache/gpu-resnet`; `None` when tuning is switched
 /// off (`GPU_RESNET_TUNE=off`) or none of them is set.
@@ -249,7 +341,12 @@ pub fn cache_dir() -> Option<PathBuf> {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    if std::env::var("GPU_RESNET_TUNE").is_ok_and(|v| v == "off" || v == "0") {
+    if sources()
+        == (Sources {
+            cache: false,
+            shipped: false,
+        })
+    {
         return None;
     }
     env("GPU_RESNET_TUNE_DIR")
@@ -280,9 +377,11 @@ pub fn cache_file(dir: &Path, stamp: &TuneStamp) -> PathBuf {
 }
 
 /// The table for this adapter and storage from the cache directory, and how it went. Never
-/// an error: a stale or damaged file is [`TuneStatus::Ignored`].
+/// an error: a stale or damaged file is [`TuneStatus::Ignored`]. `GPU_RESNET_TUNE=shipped`
+/// reads no cache ([`TuneStatus::Off`]), though `gpu-resnet tune` still writes one.
 pub fn load(ctx: &GpuContext, storage: Storage) -> (Option<TuneTable>, TuneStatus) {
-    load_from(cache_dir().as_deref(), ctx, storage)
+    let dir = cache_dir().filter(|_| sources().cache);
+    load_from(dir.as_deref(), ctx, storage)
 }
 
 /// [`load`] from cache directory `dir` (`None`: tuning off).
@@ -331,6 +430,27 @@ mod tests {
             backend: "Vulkan".into(),
             version: "0.1.0".into(),
             storage: "fp32".into(),
+        }
+    }
+
+    #[test]
+    fn shape_keys_read_back() {
+        for key in [
+            "3x3/1 64->64 56x56 b8",
+            "1x1/1 avgpool2 256->512 56x56 b1",
+            "7x7/2 3->64 224x224 b4",
+        ] {
+            assert_eq!(ConvShape::from_key(key).unwrap().key(), key);
+        }
+        for bad in [
+            "",
+            "3x3/1 64->64 56x56",
+            "3x3/1 64->64 56x56 b8 x",
+            "3x5/1 64->64 56x56 b8",
+            "3x3/1 64->-1 56x56 b8",
+            "3x3/01 64->64 56x56 b8",
+        ] {
+            assert!(ConvShape::from_key(bad).is_none(), "{bad}");
         }
     }
 

@@ -156,9 +156,12 @@ pub struct BenchResult {
     /// FLOPs of one run (the whole batch).
     pub flops: u64,
     pub params: u64,
-    /// Conv dispatches whose tile came from the tuning cache (`gpu-resnet tune`), of all.
+    /// Conv dispatches whose tile came from the tuning cache (`gpu-resnet tune`) or the shipped
+    /// table, of all.
     pub tuned_convs: usize,
     pub convs: usize,
+    /// Conv dispatches by where their tile came from.
+    pub tiles: crate::plan::TileCounts,
     /// The wall samples' p90 over their minimum.
     pub spread: f64,
     /// Why this row's ratio is not to be trusted (even its best-of-N is unstable), if it is not.
@@ -552,6 +555,7 @@ fn time_config(
         params: spec.arch.params(1000),
         tuned_convs: plan.tuned_convs().0,
         convs: plan.tuned_convs().1,
+        tiles: plan.tile_sources(),
         spread: 0.0,
         distrust: None,
     })

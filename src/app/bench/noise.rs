@@ -130,6 +130,7 @@ mod tests {
             params: 1,
             tuned_convs: 0,
             convs: 20,
+            tiles: Default::default(),
             spread: 0.0,
             distrust: None,
         }

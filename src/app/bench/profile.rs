@@ -68,15 +68,16 @@ pub(super) fn profile(
         Stats::of(&totals).map_or(0.0, |s| s.median),
         peak.fp32_gflops
     );
-    let (tuned, convs) = plan.tuned_convs();
     out += &format!(
-        "Conv tiles: {tuned} of {convs} from the tuning cache ({}), the rest from the default heuristic.\n\n",
+        "Conv tiles: {} (tuning cache: {}; {}).\n\n",
+        plan.tile_sources().describe(),
         match &model.tune_status {
             crate::tune::TuneStatus::Loaded(p) => format!("{}", p.display()),
             crate::tune::TuneStatus::Missing(p) => format!("none yet at {}", p.display()),
             crate::tune::TuneStatus::Ignored(p, why) => format!("{} ignored: {why}", p.display()),
-            crate::tune::TuneStatus::Off => "tuning off".to_string(),
-        }
+            crate::tune::TuneStatus::Off => "off".to_string(),
+        },
+        model.shipped_status.describe()
     );
     out += "| layer | kernel | shape | tile | MFLOPs | time (ms) | GFLOP/s | % of peak | share |\n|---|---|---|---|---|---|---|---|---|\n";
     for &i in &order {
@@ -87,8 +88,7 @@ pub(super) fn profile(
             0.0
         };
         let tile = plan.convs[i].as_ref().map_or("-".to_string(), |c| {
-            let tuned = if c.tuned { " (tuned)" } else { "" };
-            format!("{}{tuned}", crate::tune::describe(&c.tile))
+            format!("{} ({})", crate::tune::describe(&c.tile), c.source.name())
         });
         out += &format!(
             "| {} | {} | {} | {tile} | {:.1} | {:.3} | {:.1} | {:.1}% | {:.1}% |\n",

@@ -5,11 +5,11 @@ use crate::app::seed::seed_latency;
 use crate::arch::ModelSpec;
 
 pub(super) fn csv(results: &[BenchResult]) -> String {
-    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size,tuned_convs,convs,spread,distrust,gflops_best,peak_gflops_best,peak_gflops_median,fraction_of_peak_median\n");
+    let mut out = String::from("model,precision,storage,batch,crop,resize_short,wall_ms_median,wall_ms_min,wall_ms_p90,gpu_ms_median,gflops,fraction_of_peak,input_size,tuned_convs,convs,spread,distrust,gflops_best,peak_gflops_best,peak_gflops_median,fraction_of_peak_median,cache_convs,shipped_convs\n");
     for r in results {
         let peak = Stats::of(&r.peak_samples_gflops);
         out += &format!(
-            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{},{},{},{},{:.3},{},{:.2},{},{},{}\n",
+            "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.2},{},{},{},{},{:.3},{},{:.2},{},{},{},{},{}\n",
             r.model,
             r.precision,
             r.storage,
@@ -38,6 +38,8 @@ pub(super) fn csv(results: &[BenchResult]) -> String {
             peak.map_or("".into(), |p| format!("{:.2}", p.median)),
             r.fraction_of_peak_median
                 .map_or("".into(), |f| format!("{f:.4}")),
+            r.tiles.cache,
+            r.tiles.shipped,
         );
     }
     out.trim_end().to_string()
@@ -169,11 +171,11 @@ pub(super) fn markdown(
     out += "## Throughput (GFLOP/s achieved, % of the adapter's FMA peak)\n\n";
     if let Some(after) = adapter.fp32_peak_after_gflops {
         out += &format!(
-            "FP32 peak {:.1} GFLOP/s before the table, {after:.1} after. The peak is measured again before each run of a row: \"% of peak\" is the row's fastest run over the highest of those peaks (best of N on both sides), \"median\" the median run over the median peak. GFLOP/s: the median run (best). Trust: a row is distrusted only when even its best-of-N is unstable. Tuned: conv dispatches whose tile came from `gpu-resnet tune`'s cache. Spread: p90 over the fastest wall sample.\n\n",
+            "FP32 peak {:.1} GFLOP/s before the table, {after:.1} after. The peak is measured again before each run of a row: \"% of peak\" is the row's fastest run over the highest of those peaks (best of N on both sides), \"median\" the median run over the median peak. GFLOP/s: the median run (best). Trust: a row is distrusted only when even its best-of-N is unstable. Tiles: conv dispatches whose tile came from `gpu-resnet tune`'s cache, from the table shipped for this adapter, from the heuristic. Spread: p90 over the fastest wall sample.\n\n",
             adapter.fp32_peak_gflops
         );
     }
-    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s (best) | peak GFLOP/s (best, median) | % of peak (median) | tuned | spread | trust |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    out += "| Models | precision | batch | GFLOPs/inference | GFLOP/s (best) | peak GFLOP/s (best, median) | % of peak (median) | tiles | spread | trust |\n|---|---|---|---|---|---|---|---|---|---|\n";
     for r in results {
         let trust = match &r.distrust {
             Some(why) => format!("**distrust**: {why}"),
@@ -191,7 +193,7 @@ pub(super) fn markdown(
             _ => "n/a".into(),
         };
         out += &format!(
-            "| {} | {} ({}) | {} | {:.2} | {:.1} ({:.1}) | {peak} | {ratio} | {}/{} | {:.2} | {trust} |\n",
+            "| {} | {} ({}) | {} | {:.2} | {:.1} ({:.1}) | {peak} | {ratio} | {} | {:.2} | {trust} |\n",
             r.model,
             r.precision,
             r.storage,
@@ -199,8 +201,7 @@ pub(super) fn markdown(
             r.flops as f64 / 1e9,
             r.gflops,
             r.gflops_best,
-            r.tuned_convs,
-            r.convs,
+            r.tiles.describe(),
             r.spread,
         );
     }
@@ -259,6 +260,7 @@ mod tests {
             params: 1,
             tuned_convs: 0,
             convs: 20,
+            tiles: Default::default(),
             spread: 1.0,
             distrust: None,
         };
