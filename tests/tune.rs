@@ -94,6 +94,7 @@ fn the_default_plan_runs_f4_where_it_pays_on_cpu_adapters_in_fp32() {
     for storage in [Storage::F32, Storage::F16Packed] {
         let mut model = Model::new(ctx(), &weights, storage).unwrap();
         model.set_tuning(None);
+        model.set_shipped(None);
         for (batch, maps) in [(1, &[56][..]), (8, &[56, 28, 14][..])] {
             let plan = model.plan(batch, 224, 224).unwrap();
             for c in plan.convs.iter().flatten() {
