@@ -120,6 +120,16 @@ impl ConvVariant {
     /// reuses tap kx's pixels shifted by one, so a row of taps loads 2 TM + kernel pixels
     /// instead of TM x kernel, and computes their addresses once. With one channel group a K
     /// step per tap, gathering each tap's pixels cost as much as its FMAs.
+    /// [`ConvVariant::of`] as it runs on `ctx`'s adapter: rows of taps only where
+    /// [`rows_of_taps_run_on`] says so.
+    pub fn on(ctx: &GpuContext, layer: &ConvLayer, tile: Tile) -> ConvVariant {
+        let v = ConvVariant::of(layer, tile);
+        ConvVariant {
+            row_taps: v.row_taps && rows_of_taps_run_on(ctx),
+            ..v
+        }
+    }
+
     pub fn reads_rows_of_taps(layer: &ConvLayer, tile: Tile) -> bool {
         c4(layer.cin) == 1
             && layer.stride == 2
@@ -270,6 +280,14 @@ pub struct ConvOp<'a> {
     pub output: TensorId,
 }
 
+/// Whether the stems read rows of taps on this adapter: where it was measured to pay, Mesa's
+/// llvmpipe (lavapipe and llvmpipe GL: ResNet50's stem ~2.7x at batch 1). SwiftShader's JIT
+/// ran out of memory compiling it (24 GB for the 7x7 stem), and no GPU has measured it: they
+/// keep the gather path.
+pub fn rows_of_taps_run_on(ctx: &GpuContext) -> bool {
+    ctx.info.driver == "llvmpipe" || ctx.info.name.starts_with("llvmpipe")
+}
+
 /// The register tile a plan uses for `layer` on this device, producing `pixels` output pixels
 /// (batch x height x width): [`Tile::for_layer`] fitted to the map ([`Tile::fit_pixels`]).
 ///
@@ -332,7 +350,7 @@ pub fn dispatch(env: &DispatchEnv, op: &ConvOp, tile: Tile) -> Result<OpDispatch
     );
     gemm_dispatch(
         env,
-        ConvVariant::of(layer, tile),
+        ConvVariant::on(env.ctx, layer, tile),
         params,
         (layer.name.clone(), shape),
         2 * (env.batch * macs) as u64,

@@ -168,11 +168,19 @@ fn choose_tile(
     let heuristic = match winograd::default_for(ctx, model.storage, layer, map, shape.batch) {
         Some(t) if has(Some(t)) => {
             let pixels = t.positions() * winograd::tiles(t, map, shape.batch);
-            (conv::tile_for(ctx, layer, pixels), Some(t), TileSource::Heuristic)
+            (
+                conv::tile_for(ctx, layer, pixels),
+                Some(t),
+                TileSource::Heuristic,
+            )
         }
         _ => {
             let pixels = layer.out_pixels(shape.batch, map);
-            (conv::tile_for(ctx, layer, pixels), None, TileSource::Heuristic)
+            (
+                conv::tile_for(ctx, layer, pixels),
+                None,
+                TileSource::Heuristic,
+            )
         }
     };
     // An entry that asks for Winograd where the model has no transformed weights is passed over.

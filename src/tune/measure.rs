@@ -269,7 +269,7 @@ fn build(model: &Model, opts: &TuneOptions, tile: Tile) -> (f64, Option<f64>) {
         if !super::fits(&model.ctx, &tile, layer.cout) {
             continue;
         }
-        let variant = ConvVariant::of(layer, tile);
+        let variant = ConvVariant::on(&model.ctx, layer, tile);
         if !seen.insert(variant) {
             continue;
         }
