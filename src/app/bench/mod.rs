@@ -162,6 +162,9 @@ pub struct BenchResult {
     pub convs: usize,
     /// Conv dispatches by where their tile came from.
     pub tiles: crate::plan::TileCounts,
+    /// Convs run as Winograd: their FLOPs count as the direct conv's, so the row's ratio to
+    /// the FMA peak may pass 100% (the point of Winograd) without being distrusted.
+    pub winograd_convs: usize,
     /// The wall samples' p90 over their minimum.
     pub spread: f64,
     /// Why this row's ratio is not to be trusted (even its best-of-N is unstable), if it is not.
@@ -556,6 +559,12 @@ fn time_config(
         tuned_convs: plan.tuned_convs().0,
         convs: plan.tuned_convs().1,
         tiles: plan.tile_sources(),
+        winograd_convs: plan
+            .convs
+            .iter()
+            .flatten()
+            .filter(|c| c.winograd.is_some())
+            .count(),
         spread: 0.0,
         distrust: None,
     })

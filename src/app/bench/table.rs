@@ -171,7 +171,7 @@ pub(super) fn markdown(
     out += "## Throughput (GFLOP/s achieved, % of the adapter's FMA peak)\n\n";
     if let Some(after) = adapter.fp32_peak_after_gflops {
         out += &format!(
-            "FP32 peak {:.1} GFLOP/s before the table, {after:.1} after. The peak is measured again before each run of a row: \"% of peak\" is the row's fastest run over the highest of those peaks (best of N on both sides), \"median\" the median run over the median peak. GFLOP/s: the median run (best). Trust: a row is distrusted only when even its best-of-N is unstable. Tiles: conv dispatches whose tile came from `gpu-resnet tune`'s cache, from the table shipped for this adapter, from the heuristic. Spread: p90 over the fastest wall sample.\n\n",
+            "FP32 peak {:.1} GFLOP/s before the table, {after:.1} after. The peak is measured again before each run of a row: \"% of peak\" is the row's fastest run over the highest of those peaks (best of N on both sides), \"median\" the median run over the median peak. GFLOP/s: the median run (best). Trust: a row is distrusted only when even its best-of-N is unstable. Winograd convs count as the direct conv's FLOPs, so rows that run them may pass 100%. Tiles: conv dispatches whose tile came from `gpu-resnet tune`'s cache, from the table shipped for this adapter, from the heuristic. Spread: p90 over the fastest wall sample.\n\n",
             adapter.fp32_peak_gflops
         );
     }
@@ -259,6 +259,7 @@ mod tests {
             flops: 1,
             params: 1,
             tuned_convs: 0,
+            winograd_convs: 0,
             convs: 20,
             tiles: Default::default(),
             spread: 1.0,
