@@ -37,6 +37,9 @@ def test_ray_batch_matches_predict(tmp_path):
         got = json.loads(r["topk"])
         assert [g["class_id"] for g in got] == [w["class_id"] for w in want], r["path"]
         assert [g["label"] for g in got] == [w["label"] for w in want]
-        # Each image's logits do not depend on the batch it ran in (test_predict checks it).
-        assert np.float32(float(r["score"])) == np.float32(want[0]["score"])
+        # The Ray actors ran batches of 2, `predict` here batches of 1: a plan picks its conv
+        # algorithm per batch (Winograd F(4x4) once a layer has enough tiles, e.g. the 28x28
+        # maps at batch 2 and not at batch 1), so the scores agree to FP32 rounding, not bit
+        # for bit (the engine's model tolerance is 1e-4 relative; this asks for 1e-5).
+        assert np.isclose(float(r["score"]), want[0]["score"], rtol=1e-5, atol=0)
         assert int(r["class_id"]) == want[0]["class_id"]
