@@ -283,20 +283,11 @@ fn measure(
     let mut values = synthetic_input(groups * 4, ci as u64 + 1);
     values.resize((rows * ACT_ROW) as usize * 4, 0.0);
     let x = storage_buffer(ctx, "input", &storage.encode(&values), true);
-    let x_texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("input texture"),
-        size: wgpu::Extent3d {
-            width: ACT_ROW,
-            height: rows,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: conv::act_texture_format(storage),
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-        view_formats: &[],
-    });
+    let x_texture = ctx.device.create_texture(&conv::act_texture_descriptor(
+        storage,
+        rows,
+        "input texture",
+    ));
     let x_view = x_texture.create_view(&Default::default());
     let copy = |enc: &mut wgpu::CommandEncoder| {
         enc.copy_buffer_to_texture(

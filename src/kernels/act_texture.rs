@@ -42,6 +42,29 @@ pub fn act_texture_rows(groups: usize, max_side: u32, what: &str) -> Result<u32>
     Ok(rows as u32)
 }
 
+/// The descriptor of an input texture of `rows` rows of [`ACT_ROW`] texels in `storage`'s
+/// format, filled by an upload or a buffer-to-texture copy.
+pub fn act_texture_descriptor(
+    storage: Storage,
+    rows: u32,
+    label: &str,
+) -> wgpu::TextureDescriptor<'_> {
+    wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width: ACT_ROW,
+            height: rows,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: act_texture_format(storage),
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    }
+}
+
 /// An activation's bytes (`storage`'s layout, channels-last in groups of 4) as the input
 /// texture of a [`super::conv::ConvVariant::act_texture`] conv, padded with zeros to whole rows.
 pub fn act_texture(
@@ -61,20 +84,7 @@ pub fn act_texture(
     padded.resize(rows as usize * ACT_ROW as usize * texel, 0);
     Ok(ctx.device.create_texture_with_data(
         &ctx.queue,
-        &wgpu::TextureDescriptor {
-            label: Some(what),
-            size: wgpu::Extent3d {
-                width: ACT_ROW,
-                height: rows,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: act_texture_format(storage),
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        },
+        &act_texture_descriptor(storage, rows, what),
         wgpu::util::TextureDataOrder::LayerMajor,
         &padded,
     ))

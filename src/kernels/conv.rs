@@ -9,7 +9,9 @@ use crate::error::Result;
 use crate::gpu::context::GpuContext;
 
 // The input activation as a texture (measured, not used by plans) lives in its own file.
-pub use super::act_texture::{act_texture, act_texture_format, act_texture_rows, ACT_ROW};
+pub use super::act_texture::{
+    act_texture, act_texture_descriptor, act_texture_format, act_texture_rows, ACT_ROW,
+};
 // The weight texture (layout, fold, format, upload) lives in its own file.
 pub use super::conv_weights::{
     check_f16_range, gemm_layout, prepare_weights, upload_weights, weight_format, weight_texture,
