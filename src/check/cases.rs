@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use super::tolerance::Compared;
 use crate::arch::{Arch, ConvLayer, ConvRole, Op, Stage1Shortcut, ARCHS};
-use crate::check::once::{conv_once_tiled, head_once, max_pool_once};
+use crate::check::once::{conv_once_as, conv_once_tiled, head_once, max_pool_once, ConvPath};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 use crate::kernels::conv::{self, Tile};
@@ -520,15 +520,16 @@ impl KernelCase {
     ) -> Option<Result<Vec<f32>>> {
         match &self.input {
             KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer) => Some(
-                crate::check::once::conv_once_winograd(
+                conv_once_as(
                     ctx,
                     storage,
-                    (&c.layer, wino),
+                    &c.layer,
                     &c.x,
                     &c.params,
                     c.residual.as_ref(),
                     c.relu,
                     tile(c.layer.cout),
+                    ConvPath::Winograd(wino),
                 )
                 .map(|a| a.data),
             ),
@@ -544,7 +545,7 @@ impl KernelCase {
         };
         let pixels = c.layer.out_pixels(c.x.n, (c.x.h, c.x.w));
         Some(
-            crate::check::once::conv_once_act_texture(
+            conv_once_as(
                 ctx,
                 storage,
                 &c.layer,
@@ -553,6 +554,7 @@ impl KernelCase {
                 c.residual.as_ref(),
                 c.relu,
                 conv::tile_for(ctx, &c.layer, pixels),
+                ConvPath::ActTexture,
             )
             .map(|a| a.data),
         )

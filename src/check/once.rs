@@ -238,68 +238,19 @@ pub fn conv_once_tiled(
     )
 }
 
-/// [`conv_once_tiled`] as Winograd in tile `wino` (its three dispatches, `tile` for the
-/// GEMM); an `Input` error for a layer Winograd cannot run.
-#[allow(clippy::too_many_arguments)]
-pub fn conv_once_winograd(
-    ctx: &GpuContext,
-    storage: Storage,
-    (layer, wino): (&ConvLayer, winograd::Winograd),
-    x: &Activation,
-    p: &ConvBn,
-    residual: Option<&Activation>,
-    relu: bool,
-    tile: conv::Tile,
-) -> Result<Activation> {
-    conv_once_as(
-        ctx,
-        storage,
-        layer,
-        x,
-        p,
-        residual,
-        relu,
-        tile,
-        ConvPath::Winograd(wino),
-    )
-}
-
-/// [`conv_once_tiled`] reading its input from a texture ([`conv::ConvVariant::act_texture`]).
-#[allow(clippy::too_many_arguments)]
-pub fn conv_once_act_texture(
-    ctx: &GpuContext,
-    storage: Storage,
-    layer: &ConvLayer,
-    x: &Activation,
-    p: &ConvBn,
-    residual: Option<&Activation>,
-    relu: bool,
-    tile: conv::Tile,
-) -> Result<Activation> {
-    conv_once_as(
-        ctx,
-        storage,
-        layer,
-        x,
-        p,
-        residual,
-        relu,
-        tile,
-        ConvPath::ActTexture,
-    )
-}
-
-/// How a one-shot conv runs.
+/// How a one-shot conv runs ([`conv_once_as`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum ConvPath {
+pub enum ConvPath {
     Direct,
     Winograd(winograd::Winograd),
-    /// The direct conv, its input in a texture.
+    /// The direct conv, its input in a texture ([`conv::ConvVariant::act_texture`]).
     ActTexture,
 }
 
+/// [`conv_once_tiled`] along `path`: Winograd in a tile (its three dispatches, `tile` for
+/// the GEMM; an `Input` error for a layer Winograd cannot run), or the input in a texture.
 #[allow(clippy::too_many_arguments)]
-fn conv_once_as(
+pub fn conv_once_as(
     ctx: &GpuContext,
     storage: Storage,
     layer: &ConvLayer,
