@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use super::tolerance::Compared;
 use crate::arch::{Arch, ConvLayer, ConvRole, Op, Stage1Shortcut, ARCHS};
-use crate::check::once::{conv_once_as, conv_once_tiled, head_once, max_pool_once, ConvPath};
+use crate::check::once::{conv_once_as, head_once, max_pool_once, ConvPath};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 use crate::kernels::conv::{self, Tile};
@@ -365,6 +365,31 @@ struct ConvInput {
     relu: bool,
 }
 
+impl ConvInput {
+    /// The case's conv once along `path` with register tile `tile`: its output values.
+    fn run(
+        &self,
+        ctx: &GpuContext,
+        storage: Storage,
+        tile: Tile,
+        path: ConvPath,
+    ) -> Result<Vec<f32>> {
+        let c = self;
+        conv_once_as(
+            ctx,
+            storage,
+            &c.layer,
+            &c.x,
+            &c.params,
+            c.residual.as_ref(),
+            c.relu,
+            tile,
+            path,
+        )
+        .map(|a| a.data)
+    }
+}
+
 /// A kernel's inputs, host side.
 enum KernelInput {
     // Boxed: a conv case carries five times the data of the others.
@@ -489,17 +514,8 @@ impl KernelCase {
     ) -> Result<Vec<f32>> {
         Ok(match &self.input {
             KernelInput::Conv(c) => {
-                conv_once_tiled(
-                    ctx,
-                    storage,
-                    &c.layer,
-                    &c.x,
-                    &c.params,
-                    c.residual.as_ref(),
-                    c.relu,
-                    tile(&c.layer, c.layer.out_pixels(c.x.n, (c.x.h, c.x.w))),
-                )?
-                .data
+                let pixels = c.layer.out_pixels(c.x.n, (c.x.h, c.x.w));
+                c.run(ctx, storage, tile(&c.layer, pixels), ConvPath::Direct)?
             }
             KernelInput::MaxPool { x } => max_pool_once(ctx, storage, x)?.data,
             KernelInput::Head {
@@ -519,20 +535,9 @@ impl KernelCase {
         tile: impl Fn(usize) -> Tile,
     ) -> Option<Result<Vec<f32>>> {
         match &self.input {
-            KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer) => Some(
-                conv_once_as(
-                    ctx,
-                    storage,
-                    &c.layer,
-                    &c.x,
-                    &c.params,
-                    c.residual.as_ref(),
-                    c.relu,
-                    tile(c.layer.cout),
-                    ConvPath::Winograd(wino),
-                )
-                .map(|a| a.data),
-            ),
+            KernelInput::Conv(c) if crate::kernels::winograd::eligible(&c.layer) => {
+                Some(c.run(ctx, storage, tile(c.layer.cout), ConvPath::Winograd(wino)))
+            }
             _ => None,
         }
     }
@@ -544,20 +549,12 @@ impl KernelCase {
             return None;
         };
         let pixels = c.layer.out_pixels(c.x.n, (c.x.h, c.x.w));
-        Some(
-            conv_once_as(
-                ctx,
-                storage,
-                &c.layer,
-                &c.x,
-                &c.params,
-                c.residual.as_ref(),
-                c.relu,
-                conv::tile_for(ctx, &c.layer, pixels),
-                ConvPath::ActTexture,
-            )
-            .map(|a| a.data),
-        )
+        Some(c.run(
+            ctx,
+            storage,
+            conv::tile_for(ctx, &c.layer, pixels),
+            ConvPath::ActTexture,
+        ))
     }
 
     /// Whether the case is a conv whose direct tile reads rows of taps (the stems:
