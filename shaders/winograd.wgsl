@@ -13,7 +13,9 @@
 //
 // Scratch layout: V[(xi * SLAB + p) * c4 + c], M[(xi * SLAB + p) * out_c4 + c] for
 // xi = ALPHA i + j the position in the patch; SLAB is P rounded up so that no GEMM tile
-// straddles two slabs (the pad tiles hold zeros). The prelude defines S4, CT, ld(), st().
+// straddles two slabs (the pad tiles hold zeros). The prelude defines S4, CT, ld(), st() for
+// the activations and W4, ldw(), stw() for V and M (src/kernels/winograd.rs: F(4x4) keeps them
+// in f32 in every plan).
 
 struct Params {
     in_h: u32,     // the conv's input (= output) map
@@ -38,7 +40,7 @@ struct Params {
 // ---- input transform: one invocation per (tile of SLAB, channel group) ----
 
 @group(0) @binding(1) var<storage, read> src: array<S4>;
-@group(0) @binding(2) var<storage, read_write> v_out: array<S4>;
+@group(0) @binding(2) var<storage, read_write> v_out: array<W4>;
 
 fn tap(img: u32, y: i32, x: i32, c: u32) -> vec4<CT> {
     if (y < 0 || x < 0 || y >= i32(p.in_h) || x >= i32(p.in_w)) {
@@ -82,7 +84,7 @@ fn input_transform(
 // @if OUTPUT
 // ---- output transform: one invocation per (tile, output channel group) ----
 
-@group(0) @binding(1) var<storage, read> m_in: array<S4>;
+@group(0) @binding(1) var<storage, read> m_in: array<W4>;
 @group(0) @binding(2) var wts: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> res: array<S4>;
 @group(0) @binding(4) var<storage, read_write> dst: array<S4>;
@@ -120,7 +122,7 @@ fn output_transform(
     var m: array<array<vec4<CT>, ALPHA>, ALPHA>;
     // @unroll i < ALPHA
     // @unroll j < ALPHA
-    m[{i}][{j}] = ld(m_in[({i}u * ALPHA + {j}u) * stride + at]);
+    m[{i}][{j}] = ldw(m_in[({i}u * ALPHA + {j}u) * stride + at]);
     // @end
     // @end
     // @transform OUTPUT

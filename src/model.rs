@@ -170,7 +170,7 @@ impl Model {
                     .any(|e| e.winograd == Some(t))
             };
             let winograd = winograd_weights(ctx, storage, weights, |layer, t| {
-                tuned(t) || winograd::default_may_choose(ctx, storage, layer) == Some(t)
+                tuned(t) || winograd::default_may_choose(ctx, layer) == Some(t)
             })?;
             Ok(Model {
                 ctx: ctx.clone(),
@@ -205,7 +205,7 @@ fn winograd_weights(
     for (layer, conv) in layers.iter().zip(&weights.convs) {
         let mut views = [None, None];
         for t in Winograd::ALL {
-            if !(winograd::eligible(layer) && t.allowed(storage) && want(layer, t)) {
+            if !(winograd::eligible(layer) && want(layer, t)) {
                 continue;
             }
             views[t.index()] =

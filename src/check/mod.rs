@@ -211,18 +211,8 @@ pub fn check_adapter(
             return report;
         }
     };
-    // Winograd runs in the mode that allows the most tiles (F(4x4) is FP32 only).
-    let tiles = modes
-        .iter()
-        .map(|m| {
-            Winograd::ALL
-                .iter()
-                .filter(|w| w.allowed(m.storage))
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
-    let winograd_cases = tiles
+    // Winograd runs in every mode in each tile.
+    let winograd_cases = Winograd::ALL.len()
         * suite
             .kernels
             .iter()
@@ -268,13 +258,10 @@ pub fn check_adapter(
                 .iter()
                 .map(|c| kernel_item(ctx, mode.storage, c)),
         );
-        // Winograd F(2x2, 3x3), and F(4x4, 3x3) where the storage allows it, on every 3x3
-        // stride-1 conv case, its GEMM in the default tile; the staged workgroup-memory tile
-        // on every conv case. A tuned plan may pick any of them on any adapter.
-        for w in Winograd::ALL
-            .into_iter()
-            .filter(|w| w.allowed(mode.storage))
-        {
+        // Winograd F(2x2, 3x3) and F(4x4, 3x3) on every 3x3 stride-1 conv case, its GEMM in
+        // the default tile; the staged workgroup-memory tile on every conv case. A tuned plan
+        // may pick any of them on any adapter.
+        for w in Winograd::ALL {
             out.items.extend(
                 suite
                     .kernels

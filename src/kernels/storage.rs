@@ -30,6 +30,15 @@ impl Storage {
         }
     }
 
+    /// The same stored layout with f32 arithmetic (f16-native's storage computes in f32 as
+    /// the mixed mode does; the others already do).
+    pub fn with_f32_math(self) -> Storage {
+        match self {
+            Storage::F16Native => Storage::F16Mixed,
+            s => s,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Storage::F32 => "fp32",

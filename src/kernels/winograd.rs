@@ -65,18 +65,15 @@ pub const F4_MIN_TILES: usize = 64;
 const F4_MAX_COUT: usize = 256;
 
 /// The Winograd tile the default heuristic may choose for `layer` in `storage` on this
-/// adapter at some map size (the model transforms those weights when it loads): F(4x4) for
-/// FP32 (the only storage it is allowed in) on CPU adapters (measured on lavapipe; a GPU's
+/// adapter at some map size (the model transforms those weights when it loads): F(4x4), in
+/// every storage (its scratch is FP32, see [`Winograd::scratch_storage`]), on CPU adapters
+/// (measured on lavapipe; a GPU's
 /// default stays the direct conv until measured there, where the tuner may still choose
 /// either tile), up to [`F4_MAX_COUT`] channels.
-pub fn default_may_choose(
-    ctx: &GpuContext,
-    storage: Storage,
-    layer: &ConvLayer,
-) -> Option<Winograd> {
+pub fn default_may_choose(ctx: &GpuContext, layer: &ConvLayer) -> Option<Winograd> {
     let t = Winograd::F4;
     let cpu = ctx.info.device_type == wgpu::DeviceType::Cpu;
-    (cpu && eligible(layer) && t.allowed(storage) && layer.cout <= F4_MAX_COUT).then_some(t)
+    (cpu && eligible(layer) && layer.cout <= F4_MAX_COUT).then_some(t)
 }
 
 /// The Winograd tile the default heuristic chooses for `layer` on `batch` maps of `map`, if
@@ -89,14 +86,15 @@ pub fn default_for(
     map: (usize, usize),
     batch: usize,
 ) -> Option<Winograd> {
-    default_may_choose(ctx, storage, layer).filter(|&t| {
+    default_may_choose(ctx, layer).filter(|&t| {
         let tiles = tiles(t, map, batch);
         // V and M must each fit one storage binding, whatever the GEMM's block (at most 256
         // pixels) pads the slabs to: the graph's own limit check does not see the scratch.
         // (Saturating: an absurd batch fails the plan's own check, never wraps around here.)
         let slab = (tiles as u64).saturating_add(256);
         let widest = c4(layer.cin.max(layer.cout)) as u64;
-        let scratch = [t.positions() as u64, widest, storage.bytes_per_4()]
+        let bytes = t.scratch_storage(storage).bytes_per_4();
+        let scratch = [t.positions() as u64, widest, bytes]
             .iter()
             .fold(slab, |a, &d| a.saturating_mul(d));
         tiles >= F4_MIN_TILES && scratch <= ctx.limits.max_storage_buffer_binding_size
@@ -135,12 +133,35 @@ pub fn specialization(storage: Storage, stage: Stage, tile: Winograd) -> Special
         "const ALPHA: u32 = {alpha}u;\nconst M: u32 = {m}u;\n{}",
         unrolled.replace(marker, &code)
     );
+    let prelude = prelude(storage, tile);
     let spec = match stage {
-        Stage::Input => Specialization::new("winograd", entry, storage.prelude(), &body, 1),
-        Stage::Output => Specialization::new("winograd", entry, storage.prelude(), &body, 3)
+        Stage::Input => Specialization::new("winograd", entry, &prelude, &body, 1),
+        Stage::Output => Specialization::new("winograd", entry, &prelude, &body, 3)
             .with_texture_input(conv::WEIGHTS_BINDING),
     };
     spec.with("WG", WORKGROUP as f64)
+}
+
+/// The transforms' prelude in a plan of `storage`: the activations' `S4`, `ld()`, `st()` and
+/// the scratch's `W4`, `ldw()`, `stw()`. Where the tile keeps its scratch in FP32 and the plan
+/// does not, the transforms compute in f32 whatever the plan's arithmetic.
+fn prelude(storage: Storage, tile: Winograd) -> String {
+    let scratch = tile.scratch_storage(storage);
+    if scratch == storage {
+        return format!(
+            "{}alias W4 = S4;\n\
+             fn ldw(v: W4) -> vec4<CT> {{ return ld(v); }}\n\
+             fn stw(v: vec4<CT>) -> W4 {{ return st(v); }}\n",
+            storage.prelude()
+        );
+    }
+    assert_eq!(scratch, Storage::F32, "a wider scratch is FP32");
+    format!(
+        "{}alias W4 = vec4<f32>;\n\
+         fn ldw(v: W4) -> vec4<CT> {{ return vec4<CT>(v); }}\n\
+         fn stw(v: vec4<CT>) -> W4 {{ return vec4<f32>(v); }}\n",
+        storage.with_f32_math().prelude()
+    )
 }
 
 /// Transform and upload one layer's weights for `tile`; `None` where the texture would
@@ -159,6 +180,7 @@ pub fn prepare_weights(
     }
     let (w, _) = fold_bn(conv_bn);
     let laid = tile.transform_weights(&w, layer.cout, layer.cin);
+    let storage = tile.scratch_storage(storage);
     if storage != Storage::F32 {
         conv::check_f16_range(&laid, &layer.name, source)?;
     }
@@ -204,7 +226,12 @@ pub fn dispatches(
     let per_slab = block.max(16) as usize;
     let slab = tiles.next_multiple_of(per_slab);
     let (cin4, cout4) = (c4(layer.cin), c4(layer.cout));
-    let bytes = env.storage.bytes_per_4();
+    // V, U, M and the GEMM in the tile's scratch storage (F(4x4): FP32 in every plan).
+    let gemm_env = DispatchEnv {
+        storage: wino.scratch_storage(env.storage),
+        ..*env
+    };
+    let bytes = gemm_env.storage.bytes_per_4();
     let v_bytes = (positions * slab * cin4) as u64 * bytes;
     let m_bytes = (positions * slab * cout4) as u64 * bytes;
     let v = Resource::Scratch {
@@ -263,7 +290,7 @@ pub fn dispatches(
     params.slab = slab as u32;
     let macs = h * w * layer.cout * layer.cin * 9;
     let gemm = conv::gemm_dispatch(
-        env,
+        &gemm_env,
         ConvVariant::of(&gemm_layer, tile),
         params,
         (
