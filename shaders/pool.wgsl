@@ -2,7 +2,8 @@
 // in groups of 4. Padding never wins: the window's centre tap is always inside the image and
 // seeds the maximum. One invocation per output S4 element.
 //
-// The prelude defines S4, CT, ld(), st().
+// The prelude (src/kernels/pool.rs) defines S4 (as stored), M4 (what the maximum is taken in),
+// key(S4) -> M4 and unkey(M4) -> S4.
 
 struct Params {
     in_h: u32,
@@ -38,15 +39,15 @@ fn main(
     let n = pix / (p.out_w * p.out_h);
     let cy = min(oy * STRIDE, p.in_h - 1u);
     let cx = min(ox * STRIDE, p.in_w - 1u);
-    var best = ld(src[((n * p.in_h + cy) * p.in_w + cx) * p.c4 + c4]);
+    var best = key(src[((n * p.in_h + cy) * p.in_w + cx) * p.c4 + c4]);
     for (var ky = 0u; ky < KERNEL; ky++) {
         for (var kx = 0u; kx < KERNEL; kx++) {
             let iy = i32(oy * STRIDE + ky) - i32(PAD);
             let ix = i32(ox * STRIDE + kx) - i32(PAD);
             if (iy >= 0 && ix >= 0 && iy < i32(p.in_h) && ix < i32(p.in_w)) {
-                best = max(best, ld(src[((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.c4 + c4]));
+                best = max(best, key(src[((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.c4 + c4]));
             }
         }
     }
-    dst[t] = st(best);
+    dst[t] = unkey(best);
 }
