@@ -169,7 +169,7 @@ impl Model {
                     .chain(shipped.iter().flat_map(|table| table.entries.values()))
                     .any(|e| e.winograd == Some(t))
             };
-            let winograd = winograd_weights(ctx, storage, weights, |layer, t| {
+            let winograd = winograd_weights(ctx, weights, |layer, t| {
                 tuned(t) || winograd::default_may_choose(ctx, layer) == Some(t)
             })?;
             Ok(Model {
@@ -192,11 +192,10 @@ impl Model {
     }
 }
 
-/// The Winograd weights of every eligible layer of `weights` in each tile `want`s for it and
-/// `storage` allows (None for the others).
+/// The Winograd weights of every eligible layer of `weights` in each tile `want`s for it (None
+/// for the others).
 fn winograd_weights(
     ctx: &GpuContext,
-    storage: Storage,
     weights: &ModelWeights,
     want: impl Fn(&ConvLayer, Winograd) -> bool,
 ) -> Result<Vec<[Option<wgpu::TextureView>; 2]>> {
@@ -208,9 +207,8 @@ fn winograd_weights(
             if !(winograd::eligible(layer) && want(layer, t)) {
                 continue;
             }
-            views[t.index()] =
-                winograd::prepare_weights(ctx, storage, (layer, t), conv, &weights.source)?
-                    .map(|t| t.create_view(&Default::default()));
+            views[t.index()] = winograd::prepare_weights(ctx, (layer, t), conv)?
+                .map(|t| t.create_view(&Default::default()));
         }
         out.push(views);
     }
@@ -224,7 +222,7 @@ impl Model {
     pub fn prepare_winograd(&mut self, weights: &ModelWeights) -> Result<()> {
         let ctx = self.ctx.clone();
         self.winograd = ctx.scoped("Winograd weight upload", || {
-            winograd_weights(&ctx, self.storage, weights, |_, _| true)
+            winograd_weights(&ctx, weights, |_, _| true)
         })?;
         Ok(())
     }

@@ -219,16 +219,16 @@ fn conv_with_a_texture_input_matches_reference_vulkan_and_gl() {
 /// 14, 7) and at 320 (80, 40, 20, 10: maps not a multiple of 4 among them), batches 1 and 3,
 /// with and without the residual and the ReLU. The error of every storage is measured and
 /// printed (`--nocapture`) and must be within the direct conv's tolerance, unchanged (in f16
-/// plans F(4x4) keeps its scratch in FP32: `Winograd::scratch_storage`). F(2x2) runs the same cases as the baseline.
+/// plans Winograd keeps its scratch in FP32: `winograd::SCRATCH`). F(2x2) runs the same cases as the baseline.
 #[test]
 fn winograd4_matches_reference_on_resnet_3x3_shapes_at_224_and_320() {
     let ctx = ctx();
     let mut rng = Rng::new(21);
     let mut failures = Vec::new();
     let mut table = vec![format!(
-        "| tile | shape | storage | scratch | max abs err | rel err | tolerance |"
+        "| tile | shape | storage | max abs err | rel err | tolerance |"
     )];
-    table.push("|---|---|---|---:|---:|---:|---|".into());
+    table.push("|---|---|---|---:|---:|---:|".into());
     let maps = [(64, 56, 80), (128, 28, 40), (256, 14, 20), (512, 7, 10)];
     let mut k = 0;
     for (c, at224, at320) in maps {
@@ -260,11 +260,10 @@ fn winograd4_matches_reference_on_resnet_3x3_shapes_at_224_and_320() {
                             .zip(want)
                             .fold(0.0f64, |m, (&a, &b)| m.max((a as f64 - b as f64).abs()));
                         table.push(format!(
-                            "| {wino:?} | {c}->{c} {map}x{map} n{n}{}{} | {} | {} | {abs:.2e} | {err:.2e} | {tol:.1e} |",
+                            "| {wino:?} | {c}->{c} {map}x{map} n{n}{}{} | {} | {abs:.2e} | {err:.2e} | {tol:.1e} |",
                             if residual { " +res" } else { "" },
                             if relu { " relu" } else { "" },
                             storage.name(),
-                            wino.scratch_storage(storage).name(),
                         ));
                         if err > tol {
                             failures.push(format!(

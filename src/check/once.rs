@@ -335,7 +335,7 @@ pub fn conv_once_as(
     let wino_texture = match winograd {
         Some(w) => ctx
             .scoped("winograd kernel test weights", || {
-                winograd::prepare_weights(ctx, storage, (layer, w), p, "conv kernel test")
+                winograd::prepare_weights(ctx, (layer, w), p)
             })?
             .map(|t| (w, t.create_view(&Default::default()))),
         None => None,

@@ -19,6 +19,17 @@ use crate::weights::{fold::fold_bn, ConvBn};
 
 pub const SOURCE: &str = include_str!("../../shaders/winograd.wgsl");
 pub const WORKGROUP: u32 = 64;
+
+/// How both tiles keep their transformed values (V, U and M, and the transforms' and the
+/// GEMM's arithmetic) in every plan: FP32, whatever the plan's storage; an f16 plan's
+/// activations are f16 only where the input transform reads them and the output transform
+/// writes them. F(4x4)'s input transform multiplies values by up to 5 twice and its output
+/// transform by up to 8 twice, so f16-stored V, U and M lose about 2^7 of f16's relative
+/// precision against the output's scale: measured in tests/kernels.rs (`winograd4_*`),
+/// 6e-3..1.4e-2 against the conv's 2e-3 tolerance, 3.3e-4..4.4e-4 with FP32 scratch. F(2x2)
+/// kept its f16 scratch within tolerance, but its GEMM then ran 10-15% slower than FP32's on
+/// lavapipe (f16 loads), and with FP32 scratch it is the FP32 plan's own pipeline.
+pub const SCRATCH: Storage = Storage::F32;
 pub use super::winograd_transform::Winograd;
 
 /// Uniform parameters, laid out as `Params` in winograd.wgsl.
@@ -66,7 +77,7 @@ const F4_MAX_COUT: usize = 256;
 
 /// The Winograd tile the default heuristic may choose for `layer` in `storage` on this
 /// adapter at some map size (the model transforms those weights when it loads): F(4x4), in
-/// every storage (its scratch is FP32, see [`Winograd::scratch_storage`]), on CPU adapters
+/// every storage (its scratch is FP32, see [`SCRATCH`]), on CPU adapters
 /// (measured on lavapipe; a GPU's
 /// default stays the direct conv until measured there, where the tuner may still choose
 /// either tile), up to [`F4_MAX_COUT`] channels.
@@ -81,7 +92,6 @@ pub fn default_may_choose(ctx: &GpuContext, layer: &ConvLayer) -> Option<Winogra
 /// [`F4_MIN_TILES`] tiles.
 pub fn default_for(
     ctx: &GpuContext,
-    storage: Storage,
     layer: &ConvLayer,
     map: (usize, usize),
     batch: usize,
@@ -93,8 +103,7 @@ pub fn default_for(
         // (Saturating: an absurd batch fails the plan's own check, never wraps around here.)
         let slab = (tiles as u64).saturating_add(256);
         let widest = c4(layer.cin.max(layer.cout)) as u64;
-        let bytes = t.scratch_storage(storage).bytes_per_4();
-        let scratch = [t.positions() as u64, widest, bytes]
+        let scratch = [t.positions() as u64, widest, SCRATCH.bytes_per_4()]
             .iter()
             .fold(slab, |a, &d| a.saturating_mul(d));
         tiles >= F4_MIN_TILES && scratch <= ctx.limits.max_storage_buffer_binding_size
@@ -133,7 +142,7 @@ pub fn specialization(storage: Storage, stage: Stage, tile: Winograd) -> Special
         "const ALPHA: u32 = {alpha}u;\nconst M: u32 = {m}u;\n{}",
         unrolled.replace(marker, &code)
     );
-    let prelude = prelude(storage, tile);
+    let prelude = prelude(storage);
     let spec = match stage {
         Stage::Input => Specialization::new("winograd", entry, &prelude, &body, 1),
         Stage::Output => Specialization::new("winograd", entry, &prelude, &body, 3)
@@ -143,19 +152,9 @@ pub fn specialization(storage: Storage, stage: Stage, tile: Winograd) -> Special
 }
 
 /// The transforms' prelude in a plan of `storage`: the activations' `S4`, `ld()`, `st()` and
-/// the scratch's `W4`, `ldw()`, `stw()`. Where the tile keeps its scratch in FP32 and the plan
-/// does not, the transforms compute in f32 whatever the plan's arithmetic.
-fn prelude(storage: Storage, tile: Winograd) -> String {
-    let scratch = tile.scratch_storage(storage);
-    if scratch == storage {
-        return format!(
-            "{}alias W4 = S4;\n\
-             fn ldw(v: W4) -> vec4<CT> {{ return ld(v); }}\n\
-             fn stw(v: vec4<CT>) -> W4 {{ return st(v); }}\n",
-            storage.prelude()
-        );
-    }
-    assert_eq!(scratch, Storage::F32, "a wider scratch is FP32");
+/// the FP32 scratch's `W4`, `ldw()`, `stw()`; the transforms compute in f32 whatever the
+/// plan's arithmetic.
+fn prelude(storage: Storage) -> String {
     format!(
         "{}alias W4 = vec4<f32>;\n\
          fn ldw(v: W4) -> vec4<CT> {{ return vec4<CT>(v); }}\n\
@@ -168,10 +167,8 @@ fn prelude(storage: Storage, tile: Winograd) -> String {
 /// exceed the device's texture side (the layer then runs as a direct conv).
 pub fn prepare_weights(
     ctx: &GpuContext,
-    storage: Storage,
     (layer, tile): (&ConvLayer, Winograd),
     conv_bn: &ConvBn,
-    source: &str,
 ) -> Result<Option<wgpu::Texture>> {
     let (width, height) = texture_size(layer, tile);
     let max = ctx.limits.max_texture_dimension_2d;
@@ -180,13 +177,9 @@ pub fn prepare_weights(
     }
     let (w, _) = fold_bn(conv_bn);
     let laid = tile.transform_weights(&w, layer.cout, layer.cin);
-    let storage = tile.scratch_storage(storage);
-    if storage != Storage::F32 {
-        conv::check_f16_range(&laid, &layer.name, source)?;
-    }
     Ok(Some(conv::weight_texture(
         ctx,
-        storage,
+        SCRATCH,
         &format!("{} {}", layer.name, tile.name()),
         (width, height),
         &laid,
@@ -226,9 +219,9 @@ pub fn dispatches(
     let per_slab = block.max(16) as usize;
     let slab = tiles.next_multiple_of(per_slab);
     let (cin4, cout4) = (c4(layer.cin), c4(layer.cout));
-    // V, U, M and the GEMM in the tile's scratch storage (F(4x4): FP32 in every plan).
+    // V, U, M and the GEMM in FP32 in every plan.
     let gemm_env = DispatchEnv {
-        storage: wino.scratch_storage(env.storage),
+        storage: SCRATCH,
         ..*env
     };
     let bytes = gemm_env.storage.bytes_per_4();

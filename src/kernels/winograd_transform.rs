@@ -8,8 +8,6 @@
 //! 1/6, 1/12, 1/24) only ever meet the weights on the host, in f64. Points +-1/2 would move
 //! fractions into B^T and A^T, where they round in f16 arithmetic.
 
-use super::Storage;
-
 /// Which Winograd tile a 3x3 stride-1 conv runs as: F(m x m, 3x3) computes m x m outputs
 /// from an (m + 2) x (m + 2) input patch with (m + 2)^2 multiplies per channel pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,21 +101,6 @@ impl Winograd {
         match self {
             Winograd::F2 => "winograd",
             Winograd::F4 => "winograd4",
-        }
-    }
-
-    /// How this tile keeps its transformed values (V, U and M, and the transforms' and the
-    /// GEMM's arithmetic) in a plan of `storage`: F(2x2) in the plan's own storage, F(4x4) in
-    /// FP32 whatever the plan's. F(4x4)'s input transform multiplies values by up to 5 twice
-    /// and its output transform by up to 8 twice, so f16-stored V, U and M lose about 2^7 of
-    /// f16's relative precision against the output's scale: measured in tests/kernels.rs
-    /// (`winograd4_*`), 6e-3..1.4e-2 against the conv's 2e-3 tolerance. In FP32 only the
-    /// plan's own activations are f16, read by the input transform and written by the output
-    /// transform, and the error is the direct conv's.
-    pub fn scratch_storage(self, storage: Storage) -> Storage {
-        match self {
-            Winograd::F2 => storage,
-            Winograd::F4 => Storage::F32,
         }
     }
 

@@ -165,7 +165,7 @@ fn choose_tile(
     let has = |w: Option<Winograd>| w.is_none_or(|t| model.has_winograd(ci, t));
     // The heuristic: Winograd where `winograd::default_for` says it pays (and the weights are
     // there), its GEMM's tile sized for the GEMM's pixels; else the direct conv.
-    let heuristic = match winograd::default_for(ctx, model.storage, layer, map, shape.batch) {
+    let heuristic = match winograd::default_for(ctx, layer, map, shape.batch) {
         Some(t) if has(Some(t)) => {
             let pixels = t.positions() * winograd::tiles(t, map, shape.batch);
             (
