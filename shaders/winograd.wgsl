@@ -14,8 +14,7 @@
 // Scratch layout: V[(xi * SLAB + p) * c4 + c], M[(xi * SLAB + p) * out_c4 + c] for
 // xi = ALPHA i + j the position in the patch; SLAB is P rounded up so that no GEMM tile
 // straddles two slabs (the pad tiles hold zeros). The prelude defines S4, CT, ld(), st() for
-// the activations and W4, ldw(), stw() for V and M (src/kernels/winograd.rs: F(4x4) keeps them
-// in f32 in every plan).
+// the activations and W4, ldw(), stw() for V and M (f32 in every plan: `winograd::SCRATCH`).
 
 struct Params {
     in_h: u32,     // the conv's input (= output) map

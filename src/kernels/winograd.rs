@@ -77,10 +77,9 @@ const F4_MAX_COUT: usize = 256;
 
 /// The Winograd tile the default heuristic may choose for `layer` in `storage` on this
 /// adapter at some map size (the model transforms those weights when it loads): F(4x4), in
-/// every storage (its scratch is FP32, see [`SCRATCH`]), on CPU adapters
-/// (measured on lavapipe; a GPU's
-/// default stays the direct conv until measured there, where the tuner may still choose
-/// either tile), up to [`F4_MAX_COUT`] channels.
+/// every storage (its scratch is FP32, see [`SCRATCH`]), on CPU adapters (measured on
+/// lavapipe; a GPU's default stays the direct conv until measured there, where the tuner may
+/// still choose either tile), up to [`F4_MAX_COUT`] channels.
 pub fn default_may_choose(ctx: &GpuContext, layer: &ConvLayer) -> Option<Winograd> {
     let t = Winograd::F4;
     let cpu = ctx.info.device_type == wgpu::DeviceType::Cpu;
